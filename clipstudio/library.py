@@ -1,0 +1,329 @@
+"""The facade: one library folder, its store and media. The CLI and the pages talk to this.
+
+Folder layout::
+
+    library/
+      clipstudio.db     SQLite, the single source of truth
+      media/            originals (<hash>.<ext>) and browser playback copies (<hash>.playback.mp3)
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, NotFoundError
+from .ingest import IngestOptions, ProgressFn, ingest_paths
+from .media import MediaInfo, remove_stale_temp_files
+from .metadata import parse_date, parse_outcome
+from .models import Call, CallMeta, IngestReport, Transcript, Utterance, Word
+from .store import Store, now_iso
+from .transcribe import resolve_device, resolve_model
+
+ENV_LIBRARY = "CLIPSTUDIO_LIBRARY"
+EDITABLE_FIELDS = ("title", "rep", "account", "call_date", "outcome", "consent")
+
+
+def default_root() -> Path:
+    return Path(os.environ.get(ENV_LIBRARY) or "library")
+
+
+def split_terms(text: str) -> list[str]:
+    """'Acme, ComfyUI;  Salesforce' -> ['Acme', 'ComfyUI', 'Salesforce']."""
+    return [t.strip() for t in text.replace(";", ",").replace("\n", ",").split(",") if t.strip()]
+
+
+class Library:
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root else default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise InputError(f"library path {self.root} is a file, not a folder")
+        self.media_dir = self.root / "media"
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.root / "clipstudio.db")
+
+    @property
+    def db(self):
+        return self.store.db
+
+    # ingest ---------------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        manifest: str | Path | None = None,
+        model: str | None = None,
+        device: str = "auto",
+        vocabulary: str | Iterable[str] | None = None,
+        chunk_s: float | None = None,
+        on_progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        resolve_model(model)  # a typo in --model or --device fails before any work starts
+        resolve_device(device)
+        if vocabulary:
+            self.add_vocabulary(vocabulary)
+        options = IngestOptions(model=model, device=device)
+        if chunk_s:
+            options = IngestOptions(model=model, device=device, chunk_s=chunk_s)
+        return ingest_paths(
+            self,
+            paths,
+            manifest=Path(manifest) if manifest else None,
+            options=options,
+            on_progress=on_progress,
+        )
+
+    def call_id_for_hash(self, sha: str) -> int | None:
+        row = self.db.execute("SELECT id FROM calls WHERE sha256 = ?", [sha]).fetchone()
+        return row[0] if row else None
+
+    def insert_call(
+        self,
+        *,
+        sha: str,
+        meta: CallMeta,
+        info: MediaInfo,
+        duration_s: float,
+        source: Path,
+        model: str,
+        utterances: list[Utterance],
+        files: list[tuple[Path, Path]],
+    ) -> int:
+        """Write one call, its utterances and words, and move its files into place, atomically.
+
+        The renames happen inside the transaction: if the commit never happens, the
+        final-named files are overwritten by the rerun (same hash, same names).
+        """
+        db = self.db
+        stamp = now_iso()
+        with db.atomic():
+            if meta.rep and meta.a_player is not None:
+                db["reps"].upsert({"name": meta.rep, "a_player": int(meta.a_player)}, pk="name")
+            elif meta.rep:
+                db.execute("INSERT OR IGNORE INTO reps (name, a_player) VALUES (?, 0)", [meta.rep])
+            call_id = db["calls"].insert(
+                {
+                    "sha256": sha,
+                    "title": meta.title,
+                    "rep": meta.rep,
+                    "account": meta.account,
+                    "call_date": meta.call_date,
+                    "outcome": meta.outcome,
+                    "consent": None if meta.consent is None else int(meta.consent),
+                    "duration_s": round(duration_s, 3),
+                    "channels": info.channels,
+                    "sample_rate": info.sample_rate,
+                    "codec": info.codec,
+                    "status": "transcribed",
+                    "source_path": str(source.resolve()),
+                    "source_name": source.name,
+                    "media_file": files[0][1].name,
+                    "playback_file": files[1][1].name,
+                    "model": model,
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            ).last_pk
+            word_rows = []
+            for i, u in enumerate(utterances):
+                utt_id = db.execute(
+                    "INSERT INTO utterances (call_id, idx, speaker, role, start_s, end_s, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [call_id, i, u.speaker, u.role, u.start_s, u.end_s, u.text],
+                ).lastrowid
+                for w in u.words:
+                    word_rows.append(
+                        (utt_id, call_id, len(word_rows), w.text, w.start_s, w.end_s,
+                         w.probability)
+                    )
+            db.conn.executemany(
+                "INSERT INTO words (utterance_id, call_id, idx, text, start_s, end_s, probability)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                word_rows,
+            )
+            for tmp, final in files:
+                os.replace(tmp, final)
+        return int(call_id)
+
+    def remove_orphan_media(self, min_age_s: float = 60.0) -> int:
+        """Delete media no call refers to (a crash between rename and commit), and dead temps."""
+        removed = remove_stale_temp_files(self.media_dir)
+        known: set[str] = set()
+        for media_file, playback_file in self.db.execute(
+            "SELECT media_file, playback_file FROM calls"
+        ):
+            known.update((media_file, playback_file))
+        cutoff = time.time() - min_age_s
+        for f in self.media_dir.iterdir():
+            if f.is_file() and not f.name.startswith(".") and f.name not in known:
+                if f.stat().st_mtime < cutoff:
+                    f.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+    # reading --------------------------------------------------------------------------
+    _CALL_SQL = (
+        "SELECT c.*, COALESCE(r.a_player, 0) AS a_player FROM calls c "
+        "LEFT JOIN reps r ON r.name = c.rep"
+    )
+
+    def _call_from_row(self, row: dict[str, Any]) -> Call:
+        return Call(
+            id=row["id"],
+            title=row["title"],
+            rep=row["rep"],
+            account=row["account"],
+            call_date=row["call_date"],
+            outcome=row["outcome"],
+            consent=None if row["consent"] is None else bool(row["consent"]),
+            a_player=bool(row["a_player"]),
+            duration_s=row["duration_s"],
+            channels=row["channels"],
+            status=row["status"],
+            source_name=row["source_name"],
+            media_path=str(self.media_dir / row["media_file"]),
+            playback_path=str(self.media_dir / row["playback_file"]),
+            model=row["model"],
+            created_at=row["created_at"],
+            sha256=row["sha256"],
+        )
+
+    def calls(
+        self,
+        *,
+        rep: str | None = None,
+        outcome: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+    ) -> list[Call]:
+        """Calls newest first, optionally filtered by rep, outcome and an inclusive date range."""
+        where, params = [], []
+        if rep:
+            where.append("c.rep = ?")
+            params.append(rep)
+        if outcome:
+            where.append("c.outcome = ?")
+            params.append(parse_outcome(outcome))
+        if date_from:
+            where.append("c.call_date >= ?")
+            params.append(parse_date(date_from, where="date_from"))
+        if date_to:
+            where.append("c.call_date <= ?")
+            params.append(parse_date(date_to, where="date_to"))
+        sql = self._CALL_SQL + (" WHERE " + " AND ".join(where) if where else "")
+        sql += " ORDER BY c.call_date DESC, c.id DESC"
+        return [self._call_from_row(r) for r in self.db.query(sql, params)]
+
+    def call(self, call_id: int | str) -> Call:
+        try:
+            cid = int(call_id)
+        except (TypeError, ValueError):
+            raise NotFoundError(f"no call {call_id!r}: call ids are numbers") from None
+        rows = list(self.db.query(self._CALL_SQL + " WHERE c.id = ?", [cid]))
+        if not rows:
+            raise NotFoundError(f"no call {cid} in library {self.root}")
+        return self._call_from_row(rows[0])
+
+    def transcript(self, call_id: int | str) -> Transcript:
+        call = self.call(call_id)
+        words: dict[int, list[Word]] = {}
+        for r in self.db.query(
+            "SELECT utterance_id, text, start_s, end_s, probability FROM words "
+            "WHERE call_id = ? ORDER BY idx", [call.id]
+        ):
+            words.setdefault(r["utterance_id"], []).append(
+                Word(r["text"], r["start_s"], r["end_s"], r["probability"])
+            )
+        utterances = tuple(
+            Utterance(
+                id=r["id"],
+                index=r["idx"],
+                start_s=r["start_s"],
+                end_s=r["end_s"],
+                text=r["text"],
+                words=tuple(words.get(r["id"], ())),
+                speaker=r["speaker"],
+                role=r["role"],
+            )
+            for r in self.db.query(
+                "SELECT * FROM utterances WHERE call_id = ? ORDER BY idx", [call.id]
+            )
+        )
+        return Transcript(call, utterances)
+
+    def reps(self) -> list[dict[str, Any]]:
+        return list(self.db.query(
+            "SELECT r.name, r.a_player, COUNT(c.id) AS calls FROM reps r "
+            "LEFT JOIN calls c ON c.rep = r.name GROUP BY r.name ORDER BY r.name"
+        ))
+
+    def overview(self, recent: int = 5) -> dict[str, Any]:
+        """Numbers for the home page: calls, hours, reps, and the most recent calls."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(duration_s), 0), COUNT(DISTINCT rep) FROM calls"
+        ).fetchone()
+        return {
+            "calls": row[0],
+            "hours": row[1] / 3600,
+            "reps": row[2],
+            "recent": self.calls()[:recent],
+        }
+
+    # editing --------------------------------------------------------------------------
+    def update_call(self, call_id: int | str, **fields: Any) -> Call:
+        """Change a call's metadata; ``a_player`` updates the call's rep."""
+        call = self.call(call_id)
+        a_player = fields.pop("a_player", None)
+        unknown = set(fields) - set(EDITABLE_FIELDS)
+        if unknown:
+            raise InputError(f"cannot edit {', '.join(sorted(unknown))}; "
+                             f"editable: {', '.join(EDITABLE_FIELDS)}, a_player")
+        clean: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == "title":
+                value = (value or "").strip()
+                if not value:
+                    raise InputError("title cannot be empty")
+            elif key in ("rep", "account"):
+                value = (value or "").strip() or None
+            elif key == "call_date":
+                value = parse_date(value) if value else None
+            elif key == "outcome":
+                value = parse_outcome(value)
+            elif key == "consent":
+                value = None if value is None else int(bool(value))
+            clean[key] = value
+        with self.db.atomic():
+            if clean:
+                clean["updated_at"] = now_iso()
+                self.db["calls"].update(call.id, clean)
+            rep = clean.get("rep", call.rep)
+            if rep:
+                self.db.execute("INSERT OR IGNORE INTO reps (name, a_player) VALUES (?, 0)", [rep])
+                if a_player is not None:
+                    self.db.execute("UPDATE reps SET a_player = ? WHERE name = ?",
+                                    [int(bool(a_player)), rep])
+        return self.call(call.id)
+
+    # settings -------------------------------------------------------------------------
+    def vocabulary(self) -> list[str]:
+        """Product, competitor and customer names passed to the model as hotwords."""
+        return list(self.store.get_setting("vocabulary", []))
+
+    def add_vocabulary(self, terms: str | Iterable[str]) -> list[str]:
+        new = split_terms(terms) if isinstance(terms, str) else [t.strip() for t in terms]
+        current = self.vocabulary()
+        lowered = {t.lower() for t in current}
+        for term in new:
+            if term and term.lower() not in lowered:
+                current.append(term)
+                lowered.add(term.lower())
+        self.store.set_setting("vocabulary", current)
+        return current
+
+    def set_vocabulary(self, terms: str | Iterable[str]) -> list[str]:
+        self.store.set_setting("vocabulary", [])
+        return self.add_vocabulary(terms)

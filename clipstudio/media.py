@@ -1,0 +1,274 @@
+"""Everything that touches ffmpeg: finding the binary, probing, decoding, atomic writes.
+
+ClipStudio must run on a laptop with no system ffmpeg, so the binary is chosen once:
+``CLIPSTUDIO_FFMPEG`` if set, else ``ffmpeg`` on the PATH, else the one that the
+``imageio-ffmpeg`` wheel ships. pydub and ffmpeg-python are pointed at the same binary.
+That bundled build has no ffprobe, so probing reads what ``ffmpeg -i`` prints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from .errors import MediaError
+
+STDERR_TAIL_LINES = 8
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary every part of ClipStudio uses (see the module docstring)."""
+    chosen = os.environ.get("CLIPSTUDIO_FFMPEG") or shutil.which("ffmpeg")
+    if not chosen:
+        import imageio_ffmpeg
+
+        chosen = imageio_ffmpeg.get_ffmpeg_exe()
+    with warnings.catch_warnings():  # pydub warns at import when ffmpeg is not on PATH
+        warnings.simplefilter("ignore", RuntimeWarning)
+        from pydub import AudioSegment
+
+    AudioSegment.converter = chosen
+    AudioSegment.ffmpeg = chosen
+    return chosen
+
+
+def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    return "\n".join(line for line in text.strip().splitlines()[-lines:])
+
+
+def run_ffmpeg(args: list[str], *, path: str | None = None, what: str = "ffmpeg failed") -> str:
+    """Run ffmpeg with an argument list (never a shell); raise MediaError on a non-zero exit."""
+    cmd = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+    if proc.returncode != 0:
+        raise MediaError(what, path=path, stderr_tail=_tail(proc.stderr))
+    return proc.stderr
+
+
+@contextlib.contextmanager
+def atomic_output(final: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``final``; rename it into place only on success.
+
+    A crash or an error leaves no half-written file under the final name. The temporary
+    name carries our pid so a cleanup can tell a dead writer's leftovers from a live one's.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".tmp-{os.getpid()}-", suffix=final.suffix, dir=final.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete ``.tmp-PID-*`` files whose writer process is gone. Returns how many."""
+    removed = 0
+    for tmp in folder.glob(".tmp-*"):
+        match = re.match(r"\.tmp-(\d+)-", tmp.name)
+        if match and _pid_alive(int(match.group(1))):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration_s: float | None  # as the container declares it; None when it does not say
+    channels: int
+    sample_rate: int
+    codec: str
+    has_video: bool
+
+
+_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
+_AUDIO = re.compile(r"Stream #\d+:\d+.*?: Audio: (\w+)[^,]*(?:,\s*(\d+) Hz)?(?:,\s*([^,]+))?")
+_LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "2.1": 3, "quad": 4, "5.0": 5, "5.1": 6, "7.1": 8}
+
+
+def probe(path: Path) -> MediaInfo:
+    """Read a recording's duration, channels and codec, or say clearly why it is unusable."""
+    p = str(path)
+    if not path.exists():
+        raise MediaError("file not found", path=p)
+    if not os.access(path, os.R_OK) or path.is_dir():
+        raise MediaError("file cannot be read (check its permissions)", path=p)
+    if path.stat().st_size == 0:
+        raise MediaError("file is empty (0 bytes)", path=p)
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-nostdin", "-hide_banner", "-i", p],
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    err = proc.stderr
+    if "Input #0" not in err:
+        raise MediaError("not a readable audio or video file", path=p, stderr_tail=_tail(err))
+    audio = _AUDIO.search(err)
+    has_video = bool(re.search(r"Stream #\d+:\d+.*?: Video: (?!mjpeg|png)", err))
+    if not audio:
+        if has_video:
+            raise MediaError("video has no audio track", path=p)
+        raise MediaError("file has no audio track", path=p, stderr_tail=_tail(err))
+    codec, rate, layout = audio.group(1), audio.group(2), (audio.group(3) or "").strip()
+    channels = _LAYOUT_CHANNELS.get(layout.split("(")[0].strip(), 0)
+    if not channels:
+        m = re.match(r"(\d+) channels", layout)
+        channels = int(m.group(1)) if m else 1
+    dur = _DURATION.search(err)
+    duration_s = _wav_declared_duration(path)
+    if dur and duration_s is None and "Estimating duration from bitrate" not in err:
+        h, m_, s = dur.groups()
+        duration_s = int(h) * 3600 + int(m_) * 60 + float(s)
+    return MediaInfo(
+        duration_s=duration_s,
+        channels=channels,
+        sample_rate=int(rate) if rate else 0,
+        codec=codec,
+        has_video=has_video,
+    )
+
+
+def _wav_declared_duration(path: Path) -> float | None:
+    """The duration a RIFF/WAVE header declares, read from its fmt and data chunks.
+
+    ffmpeg reports a WAV's duration from the file size, which hides truncation; the
+    header still says how much audio the file should hold.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+                return None
+            byte_rate = 0
+            while True:
+                chunk = f.read(8)
+                if len(chunk) < 8:
+                    return None
+                cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+                if cid == b"fmt ":
+                    fmt = f.read(size + (size & 1))
+                    byte_rate = struct.unpack("<I", fmt[8:12])[0]
+                elif cid == b"data":
+                    if not byte_rate or size in (0, 0xFFFFFFFF):
+                        return None  # streamed WAVs write 0 or -1 here: no claim made
+                    return size / byte_rate
+                else:
+                    f.seek(size + (size & 1), 1)
+    except (OSError, struct.error):
+        return None
+
+
+class DecodeStream:
+    """Decode a recording to float32 PCM in blocks while writing a playback copy.
+
+    One ffmpeg process does both, so the file is decoded once. Blocks are read as the
+    transcriber needs them, which keeps memory bounded on hour-long calls. ``close()``
+    waits for ffmpeg and raises MediaError if it failed; the playback copy is only
+    complete after that.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        sample_rate: int = 16000,
+        channels: int = 1,
+        playback_to: Path | None = None,
+        playback_channels: int = 1,
+    ) -> None:
+        self.path = path
+        self.sample_rate = sample_rate
+        self.channels = channels
+        inp = ffmpeg.input(str(path))["a:0"]
+        outputs = [ffmpeg.output(inp, "pipe:1", format="f32le", ac=channels, ar=sample_rate)]
+        if playback_to is not None:
+            outputs.append(
+                ffmpeg.output(
+                    inp,
+                    str(playback_to),
+                    format="mp3",
+                    acodec="libmp3lame",
+                    audio_bitrate="64k" if playback_channels == 1 else "96k",
+                    ac=playback_channels,
+                    ar=24000,
+                )
+            )
+        cmd = ffmpeg.merge_outputs(*outputs).overwrite_output().compile(
+            cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error"]
+        )
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr)
+        self.decoded_s = 0.0
+
+    def blocks(self, block_s: float = 30.0) -> Iterator[np.ndarray]:
+        """Yield arrays of shape (frames, channels), each ``block_s`` long but the last."""
+        assert self._proc.stdout is not None
+        frame_bytes = 4 * self.channels
+        want = int(block_s * self.sample_rate) * frame_bytes
+        leftover = b""
+        while True:
+            data = self._proc.stdout.read(want)
+            if not data:
+                break
+            data = leftover + data
+            usable = len(data) - len(data) % frame_bytes
+            data, leftover = data[:usable], data[usable:]
+            block = np.frombuffer(data, dtype=np.float32).reshape(-1, self.channels)
+            self.decoded_s += len(block) / self.sample_rate
+            yield block
+
+    def close(self) -> None:
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        rc = self._proc.wait()
+        self._stderr.seek(0)
+        err = self._stderr.read().decode("utf-8", "replace")
+        self._stderr.close()
+        if rc != 0:
+            raise MediaError("ffmpeg could not decode the file", path=str(self.path),
+                             stderr_tail=_tail(err))
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+        with contextlib.suppress(Exception):
+            self.close()
+
+    def __enter__(self) -> DecodeStream:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.kill()
