@@ -44,8 +44,9 @@ uploads = st.file_uploader(
 if st.button("Transcribe and add to library", key="home_ingest", disabled=not uploads):
     with tempfile.TemporaryDirectory(prefix="clipstudio-upload-") as tmp:
         paths = []
-        for up in uploads:
-            dest = Path(tmp) / Path(up.name).name
+        for i, up in enumerate(uploads):  # a folder each: two uploads may share a name
+            dest = Path(tmp) / str(i) / Path(up.name).name
+            dest.parent.mkdir()
             dest.write_bytes(up.getbuffer())
             paths.append(dest)
         bar = st.progress(0.0, text="Starting…")

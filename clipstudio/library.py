@@ -145,6 +145,7 @@ class Library:
                 word_rows,
             )
             for tmp, final in files:
+                os.utime(tmp)  # fresh mtime: orphan cleanup only takes files a minute old
                 os.replace(tmp, final)
         return int(call_id)
 
