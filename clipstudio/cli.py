@@ -12,10 +12,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import ClipStudioError
+from .errors import ClipStudioError, InputError
 from .library import ENV_LIBRARY, Library
 from .models import OUTCOMES, Progress, Transcript
+from .speakers import METHODS, ROLES
 from .transcribe import DEVICES, EMBEDDED_MODEL
+from .transcripts import to_srt, to_vtt
 
 
 def fmt_time(seconds: float) -> str:
@@ -48,6 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, default="auto")
     p.add_argument("--vocabulary", metavar='"Acme, ComfyUI"',
                    help="names to listen for; added to the library's saved vocabulary")
+    p.add_argument("--diarization", choices=METHODS, default="auto",
+                   help="how to tell speakers apart (auto: stereo channels for two-channel "
+                        "files, else pyannote when configured, else the embedded voice model)")
+    p.add_argument("--speakers", type=int, metavar="N", help="number of speakers, if known")
+    p.add_argument("--transcript", metavar="FILE",
+                   help="use this transcript (Zoom/Teams VTT, WebVTT, SRT, ClipStudio JSON) "
+                        "instead of speech-to-text; one recording only")
+    p.add_argument("--channels", metavar="LEFT,RIGHT",
+                   help="roles of a stereo file's channels, saved for the library "
+                        "(default rep,customer)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
     p = sub.add_parser("calls", help="list the calls in the library")
@@ -59,7 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("transcript", help="print one call's transcript")
     p.add_argument("call_id", metavar="CALL_ID")
     _add_library(p)
-    p.add_argument("--format", choices=("json", "txt"), default="txt")
+    p.add_argument("--format", choices=("json", "txt", "vtt", "srt"), default="txt")
+
+    p = sub.add_parser("speakers", help="list a call's speakers, or change one")
+    p.add_argument("call_id", metavar="CALL_ID")
+    _add_library(p)
+    p.add_argument("--speaker", type=int, metavar="SPEAKER_ID", help="the speaker to change")
+    p.add_argument("--name", help="rename the speaker")
+    p.add_argument("--role", choices=ROLES, help="set the speaker's role")
+    p.add_argument("--merge-into", type=int, metavar="SPEAKER_ID",
+                   help="give all of this speaker's utterances to another and remove it")
+    p.add_argument("--enroll", metavar="REP",
+                   help="remember this speaker's voice as REP's, to recognise them elsewhere")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -97,6 +121,11 @@ class _Bars:
 
 
 def cmd_ingest(lib: Library, args: argparse.Namespace) -> int:
+    if args.channels:
+        roles = [r.strip() for r in args.channels.split(",")]
+        if len(roles) != 2:
+            raise InputError("--channels takes two roles, e.g. rep,customer")
+        lib.set_channel_roles(*roles)
     bars = _Bars(enabled=not args.json)
     try:
         report = lib.ingest(
@@ -105,6 +134,9 @@ def cmd_ingest(lib: Library, args: argparse.Namespace) -> int:
             model=args.model,
             device=args.device,
             vocabulary=args.vocabulary,
+            diarization=args.diarization,
+            num_speakers=args.speakers,
+            transcript=args.transcript,
             on_progress=bars,
         )
     finally:
@@ -131,7 +163,8 @@ def cmd_calls(lib: Library, args: argparse.Namespace) -> int:
                 "call_id": c.id, "title": c.title, "rep": c.rep, "a_player": c.a_player,
                 "account": c.account, "call_date": c.call_date, "outcome": c.outcome,
                 "consent": c.consent, "duration_s": c.duration_s, "channels": c.channels,
-                "status": c.status, "source_name": c.source_name,
+                "status": c.status, "diarization": c.diarization,
+                "source_name": c.source_name,
             }
             for c in calls
         ], indent=2))
@@ -175,6 +208,9 @@ def cmd_transcript(lib: Library, args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(transcript_json(t), indent=2))
         return 0
+    if args.format in ("vtt", "srt"):
+        print((to_vtt if args.format == "vtt" else to_srt)(t.utterances), end="")
+        return 0
     print(f"# {t.call.title} (call {t.call.id}, {fmt_time(t.call.duration_s)})")
     for u in t.utterances:
         who = f" {u.speaker}:" if u.speaker else ""
@@ -182,7 +218,36 @@ def cmd_transcript(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"ingest": cmd_ingest, "calls": cmd_calls, "transcript": cmd_transcript}
+def cmd_speakers(lib: Library, args: argparse.Namespace) -> int:
+    call = lib.call(args.call_id)
+    changes = (args.name, args.role, args.merge_into, args.enroll)
+    if any(c is not None for c in changes):
+        if args.speaker is None:
+            raise InputError("say which speaker to change with --speaker SPEAKER_ID")
+        if args.name is not None or args.role is not None:
+            lib.update_speaker(call.id, args.speaker, name=args.name, role=args.role)
+        if args.enroll:
+            lib.enroll_voiceprint(args.enroll, call.id, args.speaker)
+        if args.merge_into is not None:
+            lib.merge_speakers(call.id, args.speaker, args.merge_into)
+    speakers = lib.speakers(call.id)
+    if args.json:
+        print(json.dumps([
+            {"speaker_id": s.id, "label": s.label, "name": s.name, "role": s.role,
+             "channel": s.channel, "display": s.display, "talk_s": s.talk_s}
+            for s in speakers
+        ], indent=2))
+        return 0
+    total = sum(s.talk_s for s in speakers) or 1.0
+    print(f"{'ID':>5}  {'SPEAKER':24}  {'ROLE':8}  {'TALK':>6}  SHARE")
+    for s in speakers:
+        print(f"{s.id:>5}  {s.display[:24]:24}  {s.role or '-':8}  {fmt_time(s.talk_s):>6}  "
+              f"{100 * s.talk_s / total:4.0f}%")
+    return 0
+
+
+COMMANDS = {"ingest": cmd_ingest, "calls": cmd_calls, "transcript": cmd_transcript,
+            "speakers": cmd_speakers}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,14 +12,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from .errors import InputError, NotFoundError
 from .ingest import IngestOptions, ProgressFn, ingest_paths
 from .media import MediaInfo, remove_stale_temp_files
 from .metadata import parse_date, parse_outcome
-from .models import Call, CallMeta, IngestReport, Transcript, Utterance, Word
+from .models import Call, CallMeta, CallSpeaker, IngestReport, Transcript, Utterance, Word
+from .speakers import MAX_SPEAKERS, METHODS, MIN_SPEAKERS, ROLES, Attribution
 from .store import Store, now_iso
 from .transcribe import resolve_device, resolve_model
 
@@ -29,6 +33,10 @@ EDITABLE_FIELDS = ("title", "rep", "account", "call_date", "outcome", "consent")
 
 def default_root() -> Path:
     return Path(os.environ.get(ENV_LIBRARY) or "library")
+
+
+def _blob(embedding: np.ndarray | None) -> bytes | None:
+    return None if embedding is None else np.asarray(embedding, dtype=np.float32).tobytes()
 
 
 def split_terms(text: str) -> list[str]:
@@ -59,15 +67,24 @@ class Library:
         device: str = "auto",
         vocabulary: str | Iterable[str] | None = None,
         chunk_s: float | None = None,
+        diarization: str = "auto",
+        num_speakers: int | None = None,
+        transcript: str | Path | None = None,
         on_progress: ProgressFn | None = None,
     ) -> IngestReport:
         resolve_model(model)  # a typo in --model or --device fails before any work starts
         resolve_device(device)
+        if diarization not in METHODS:
+            raise InputError(f"diarization must be one of {', '.join(METHODS)}")
+        if num_speakers is not None and not MIN_SPEAKERS <= num_speakers <= MAX_SPEAKERS:
+            raise InputError(f"--speakers must be {MIN_SPEAKERS} to {MAX_SPEAKERS}")
         if vocabulary:
             self.add_vocabulary(vocabulary)
-        options = IngestOptions(model=model, device=device)
+        options = IngestOptions(model=model, device=device, diarization=diarization,
+                                num_speakers=num_speakers,
+                                transcript=Path(transcript) if transcript else None)
         if chunk_s:
-            options = IngestOptions(model=model, device=device, chunk_s=chunk_s)
+            options = replace(options, chunk_s=chunk_s)
         return ingest_paths(
             self,
             paths,
@@ -89,7 +106,7 @@ class Library:
         duration_s: float,
         source: Path,
         model: str,
-        utterances: list[Utterance],
+        attribution: Attribution,
         files: list[tuple[Path, Path]],
     ) -> int:
         """Write one call, its utterances and words, and move its files into place, atomically.
@@ -123,16 +140,24 @@ class Library:
                     "media_file": files[0][1].name,
                     "playback_file": files[1][1].name,
                     "model": model,
+                    "diarization": attribution.method,
                     "created_at": stamp,
                     "updated_at": stamp,
                 }
             ).last_pk
+            speaker_ids = {}
+            for sp in attribution.speakers:
+                speaker_ids[sp.label] = db.execute(
+                    "INSERT INTO speakers (call_id, label, name, role, channel, embedding) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [call_id, sp.label, sp.name, sp.role, sp.channel, _blob(sp.embedding)],
+                ).lastrowid
             word_rows = []
-            for i, u in enumerate(utterances):
+            for i, u in enumerate(attribution.utterances):
                 utt_id = db.execute(
-                    "INSERT INTO utterances (call_id, idx, speaker, role, start_s, end_s, text) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [call_id, i, u.speaker, u.role, u.start_s, u.end_s, u.text],
+                    "INSERT INTO utterances (call_id, idx, speaker_id, start_s, end_s, text) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    [call_id, i, speaker_ids.get(u.speaker), u.start_s, u.end_s, u.text],
                 ).lastrowid
                 for w in u.words:
                     word_rows.append(
@@ -189,6 +214,7 @@ class Library:
             playback_path=str(self.media_dir / row["playback_file"]),
             model=row["model"],
             created_at=row["created_at"],
+            diarization=row["diarization"],
             sha256=row["sha256"],
         )
 
@@ -238,6 +264,8 @@ class Library:
             words.setdefault(r["utterance_id"], []).append(
                 Word(r["text"], r["start_s"], r["end_s"], r["probability"])
             )
+        speakers = self.speakers(call.id)
+        by_id = {sp.id: sp for sp in speakers}
         utterances = tuple(
             Utterance(
                 id=r["id"],
@@ -246,14 +274,115 @@ class Library:
                 end_s=r["end_s"],
                 text=r["text"],
                 words=tuple(words.get(r["id"], ())),
-                speaker=r["speaker"],
-                role=r["role"],
+                speaker=by_id[r["speaker_id"]].display if r["speaker_id"] in by_id else None,
+                role=by_id[r["speaker_id"]].role if r["speaker_id"] in by_id else None,
             )
             for r in self.db.query(
                 "SELECT * FROM utterances WHERE call_id = ? ORDER BY idx", [call.id]
             )
         )
-        return Transcript(call, utterances)
+        return Transcript(call, utterances, speakers)
+
+    # speakers -------------------------------------------------------------------------
+    def speakers(self, call_id: int) -> tuple[CallSpeaker, ...]:
+        """A call's speakers with what to call them and how long each talked."""
+        rows = list(self.db.query(
+            "SELECT s.id, s.label, s.name, s.role, s.channel, "
+            "COALESCE((SELECT SUM(u.end_s - u.start_s) FROM utterances u "
+            "WHERE u.speaker_id = s.id), 0) AS talk_s "
+            "FROM speakers s WHERE s.call_id = ? ORDER BY s.id", [call_id]))
+        role_count: dict[str, int] = {}
+        for r in rows:
+            role_count[r["role"]] = role_count.get(r["role"], 0) + 1
+        out = []
+        for n, r in enumerate(rows, start=1):
+            if r["name"]:
+                display = r["name"]
+            elif r["role"] and role_count[r["role"]] == 1:
+                display = r["role"].title()
+            else:
+                display = f"Speaker {n}"
+            out.append(CallSpeaker(r["id"], call_id, r["label"], r["name"], r["role"],
+                                   r["channel"], display, round(r["talk_s"], 3)))
+        return tuple(out)
+
+    def _speaker(self, call_id: int, speaker_id: int) -> CallSpeaker:
+        for sp in self.speakers(self.call(call_id).id):
+            if sp.id == int(speaker_id):
+                return sp
+        raise NotFoundError(f"call {call_id} has no speaker {speaker_id}")
+
+    def update_speaker(
+        self, call_id: int, speaker_id: int, *, name: str | None = None, role: str | None = None
+    ) -> CallSpeaker:
+        """Rename a speaker and/or set their role (rep, customer, other)."""
+        sp = self._speaker(call_id, speaker_id)
+        changes: dict[str, Any] = {}
+        if name is not None:
+            changes["name"] = name.strip() or None
+        if role is not None:
+            if role not in ROLES:
+                raise InputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+            changes["role"] = role
+        if changes:
+            with self.db.atomic():
+                self.db["speakers"].update(sp.id, changes)
+                if changes.get("role") == "rep" and changes.get("name", sp.name):
+                    rep = changes.get("name", sp.name)
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO reps (name, a_player) VALUES (?, 0)", [rep])
+        return self._speaker(call_id, speaker_id)
+
+    def merge_speakers(self, call_id: int, source_id: int, into_id: int) -> CallSpeaker:
+        """Give all of ``source``'s utterances to ``into`` and remove ``source``."""
+        src, dst = self._speaker(call_id, source_id), self._speaker(call_id, into_id)
+        if src.id == dst.id:
+            raise InputError("cannot merge a speaker into themself")
+        with self.db.atomic():
+            self.db.execute("UPDATE utterances SET speaker_id = ? WHERE speaker_id = ?",
+                            [dst.id, src.id])
+            self.db.execute("DELETE FROM speakers WHERE id = ?", [src.id])
+        return self._speaker(call_id, dst.id)
+
+    def move_utterance(self, call_id: int, utterance_id: int, speaker_id: int) -> None:
+        """Say that an utterance was spoken by another of the call's speakers."""
+        sp = self._speaker(call_id, speaker_id)
+        row = self.db.execute("SELECT call_id FROM utterances WHERE id = ?",
+                              [int(utterance_id)]).fetchone()
+        if not row or row[0] != sp.call_id:
+            raise NotFoundError(f"call {call_id} has no utterance {utterance_id}")
+        with self.db.atomic():
+            self.db.execute("UPDATE utterances SET speaker_id = ? WHERE id = ?",
+                            [sp.id, int(utterance_id)])
+
+    def enroll_voiceprint(self, rep: str, call_id: int, speaker_id: int) -> None:
+        """Remember a rep's voice from one of their calls, to recognise them in others."""
+        sp = self._speaker(call_id, speaker_id)
+        row = self.db.execute("SELECT embedding FROM speakers WHERE id = ?", [sp.id]).fetchone()
+        if not row or row[0] is None:
+            raise InputError(f"speaker {sp.display} in call {call_id} has no voice embedding "
+                             "(too little speech)")
+        with self.db.atomic():
+            self.db.execute("INSERT OR IGNORE INTO reps (name, a_player) VALUES (?, 0)", [rep])
+            self.db["voiceprints"].upsert(
+                {"rep": rep, "embedding": row[0], "call_id": sp.call_id, "speaker_id": sp.id,
+                 "created_at": now_iso()}, pk="rep")
+            self.db["speakers"].update(sp.id, {"name": rep, "role": "rep"})
+
+    def voiceprints(self) -> dict[str, np.ndarray]:
+        return {r["rep"]: np.frombuffer(r["embedding"], dtype=np.float32)
+                for r in self.db.query("SELECT rep, embedding FROM voiceprints")}
+
+    def channel_roles(self) -> tuple[str, str]:
+        """Which party each stereo channel carries; default left = rep, right = customer."""
+        roles = self.store.get_setting("channel_roles", ["rep", "customer"])
+        return roles[0], roles[1]
+
+    def set_channel_roles(self, left: str, right: str) -> None:
+        for role in (left, right):
+            if role not in ROLES:
+                raise InputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+        self.store.set_setting("channel_roles", [left, right])
 
     def reps(self) -> list[dict[str, Any]]:
         return list(self.db.query(

@@ -80,13 +80,16 @@ def atomic_output(final: Path) -> Iterator[Path]:
 
 
 def remove_stale_temp_files(folder: Path) -> int:
-    """Delete ``.tmp-PID-*`` files whose writer process is gone. Returns how many."""
+    """Delete ``.tmp-PID-*`` files and folders whose writer is gone. Returns how many."""
     removed = 0
     for tmp in folder.glob(".tmp-*"):
         match = re.match(r"\.tmp-(\d+)-", tmp.name)
         if match and _pid_alive(int(match.group(1))):
             continue
-        tmp.unlink(missing_ok=True)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
         removed += 1
     return removed
 
@@ -190,85 +193,111 @@ def _wav_declared_duration(path: Path) -> float | None:
         return None
 
 
-class DecodeStream:
-    """Decode a recording to float32 PCM in blocks while writing a playback copy.
+class Pcm:
+    """A call's audio as 16-bit PCM in a file on disk, read through a memory map.
 
-    One ffmpeg process does both, so the file is decoded once. Blocks are read as the
-    transcriber needs them, which keeps memory bounded on hour-long calls. ``close()``
-    waits for ffmpeg and raises MediaError if it failed; the playback copy is only
-    complete after that.
+    Speaker attribution reads the audio more than once (each stereo channel, voice
+    windows after transcription), so the decoded audio is kept on disk rather than in
+    memory: an hour of 16 kHz stereo is 230 MB of file and almost nothing resident.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        sample_rate: int = 16000,
-        channels: int = 1,
-        playback_to: Path | None = None,
-        playback_channels: int = 1,
-    ) -> None:
+    def __init__(self, path: Path, channels: int, sample_rate: int) -> None:
         self.path = path
-        self.sample_rate = sample_rate
         self.channels = channels
-        inp = ffmpeg.input(str(path))["a:0"]
-        outputs = [ffmpeg.output(inp, "pipe:1", format="f32le", ac=channels, ar=sample_rate)]
-        if playback_to is not None:
-            outputs.append(
-                ffmpeg.output(
-                    inp,
-                    str(playback_to),
-                    format="mp3",
-                    acodec="libmp3lame",
-                    audio_bitrate="64k" if playback_channels == 1 else "96k",
-                    ac=playback_channels,
-                    ar=24000,
-                )
-            )
-        cmd = ffmpeg.merge_outputs(*outputs).overwrite_output().compile(
-            cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error"]
+        self.sample_rate = sample_rate
+        frames = path.stat().st_size // (2 * channels)
+        self.data = (
+            np.memmap(path, dtype=np.int16, mode="r", shape=(frames, channels))
+            if frames else np.zeros((0, channels), dtype=np.int16)
         )
-        self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr)
-        self.decoded_s = 0.0
 
-    def blocks(self, block_s: float = 30.0) -> Iterator[np.ndarray]:
-        """Yield arrays of shape (frames, channels), each ``block_s`` long but the last."""
-        assert self._proc.stdout is not None
-        frame_bytes = 4 * self.channels
-        want = int(block_s * self.sample_rate) * frame_bytes
-        leftover = b""
-        while True:
-            data = self._proc.stdout.read(want)
-            if not data:
-                break
-            data = leftover + data
-            usable = len(data) - len(data) % frame_bytes
-            data, leftover = data[:usable], data[usable:]
-            block = np.frombuffer(data, dtype=np.float32).reshape(-1, self.channels)
-            self.decoded_s += len(block) / self.sample_rate
+    @property
+    def duration_s(self) -> float:
+        return len(self.data) / self.sample_rate
+
+    def peak(self, block_s: float = 60.0) -> float:
+        """The loudest sample, 0..1, read block by block."""
+        step = int(block_s * self.sample_rate)
+        peak = 0
+        for i in range(0, len(self.data), step):
+            peak = max(peak, int(np.abs(self.data[i:i + step].astype(np.int32)).max()))
+        return peak / 32768.0
+
+    def blocks(
+        self, block_s: float = 30.0, *, channel: int | None = None, gain: np.ndarray | None = None,
+        gain_rate: int = 100,
+    ) -> Iterator[np.ndarray]:
+        """Float32 mono blocks: one ``channel``, or the average of all channels.
+
+        ``gain`` (one value per 1/``gain_rate`` s) scales the audio, which is how the other
+        party's louder stretches are muted in a stereo channel before transcription.
+        """
+        step = int(block_s * self.sample_rate)
+        per_gain = self.sample_rate // gain_rate
+        for i in range(0, len(self.data), step):
+            raw = self.data[i:i + step]
+            block = (raw[:, channel] if channel is not None else raw.mean(axis=1)).astype(
+                np.float32) / 32768.0
+            if gain is not None:
+                idx = np.minimum((np.arange(i, i + len(block)) // per_gain), len(gain) - 1)
+                block *= gain[idx]
             yield block
 
-    def close(self) -> None:
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
+    def channel(self, c: int) -> np.ndarray:
+        """Float32 samples of one channel of the whole call."""
+        return self.data[:, c].astype(np.float32) / 32768.0
+
+    def mono(self, start_s: float = 0.0, end_s: float | None = None) -> np.ndarray:
+        """Float32 mono samples of a stretch (the whole call by default)."""
+        a = int(start_s * self.sample_rate)
+        b = len(self.data) if end_s is None else int(end_s * self.sample_rate)
+        return self.data[a:b].mean(axis=1).astype(np.float32) / 32768.0
+
+
+def decode_pcm(src: Path, dest: Path, *, channels: int, sample_rate: int = 16000) -> Pcm:
+    """Decode the first audio track to raw 16-bit PCM at ``dest`` (mono or stereo)."""
+    run_ffmpeg(
+        ffmpeg.input(str(src))["a:0"]
+        .output(str(dest), format="s16le", acodec="pcm_s16le", ac=channels, ar=sample_rate)
+        .overwrite_output()
+        .get_args(),
+        path=str(src),
+        what="ffmpeg could not decode the file",
+    )
+    return Pcm(dest, channels, sample_rate)
+
+
+class PlaybackCopy:
+    """Encode the browser playback copy (CBR MP3, seekable) in the background.
+
+    It runs while the call is transcribed, on the other core, so it costs almost no
+    wall time; ``wait()`` checks ffmpeg's result before the call is committed.
+    """
+
+    def __init__(self, src: Path, dest: Path, *, channels: int) -> None:
+        self.src = src
+        cmd = (
+            ffmpeg.input(str(src))["a:0"]
+            .output(str(dest), format="mp3", acodec="libmp3lame",
+                    audio_bitrate="64k" if channels == 1 else "96k", ac=channels, ar=24000)
+            .overwrite_output()
+            .compile(cmd=[ffmpeg_exe(), "-nostdin", "-hide_banner", "-v", "error"])
+        )
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
+
+    def wait(self) -> None:
         rc = self._proc.wait()
         self._stderr.seek(0)
         err = self._stderr.read().decode("utf-8", "replace")
         self._stderr.close()
         if rc != 0:
-            raise MediaError("ffmpeg could not decode the file", path=str(self.path),
+            raise MediaError("ffmpeg could not make the playback copy", path=str(self.src),
                              stderr_tail=_tail(err))
 
-    def kill(self) -> None:
+    def cancel(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self._proc.kill()
-        with contextlib.suppress(Exception):
-            self.close()
-
-    def __enter__(self) -> DecodeStream:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.kill()
+        self._proc.wait()
+        self._stderr.close()

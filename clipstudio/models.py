@@ -60,13 +60,29 @@ class Call:
     playback_path: str  # absolute path of the browser-seekable copy
     model: str
     created_at: str
+    diarization: str | None = None
     sha256: str = field(repr=False, default="")
+
+
+@dataclass(frozen=True)
+class CallSpeaker:
+    """A voice in one call, as stored: renamed, given a role, merged by trainers."""
+
+    id: int
+    call_id: int
+    label: str
+    name: str | None
+    role: str | None
+    channel: int | None
+    display: str  # what to show: the name, else the role, else "Speaker N"
+    talk_s: float
 
 
 @dataclass(frozen=True)
 class Transcript:
     call: Call
     utterances: tuple[Utterance, ...]
+    speakers: tuple[CallSpeaker, ...] = ()
 
     @property
     def text(self) -> str:

@@ -91,9 +91,39 @@ def _m0001_initial(db: sqlite_utils.Database) -> None:
     db["settings"].create({"key": str, "value": str}, pk="key")
 
 
+def _m0002_speakers(db: sqlite_utils.Database) -> None:
+    """Speakers become rows of their own (renamed, merged, given a role once per call)."""
+    db["speakers"].create(
+        {
+            "id": int,
+            "call_id": int,
+            "label": str,
+            "name": str,
+            "role": str,
+            "channel": int,
+            "embedding": bytes,
+        },
+        pk="id",
+        foreign_keys=[("call_id", "calls", "id")],
+    )
+    db["speakers"].create_index(["call_id", "label"], unique=True)
+    db.execute("ALTER TABLE utterances DROP COLUMN speaker")
+    db.execute("ALTER TABLE utterances DROP COLUMN role")
+    db.execute("ALTER TABLE utterances ADD COLUMN speaker_id INTEGER REFERENCES speakers(id)")
+    db["utterances"].create_index(["speaker_id"])
+    db.execute("ALTER TABLE calls ADD COLUMN diarization TEXT")
+    db.execute("ALTER TABLE reps ADD COLUMN team TEXT")
+    db["voiceprints"].create(
+        {"rep": str, "embedding": bytes, "call_id": int, "speaker_id": int, "created_at": str},
+        pk="rep",
+        foreign_keys=[("rep", "reps", "name")],
+    )
+
+
 # Append only: a migration, once released, is never edited or reordered.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _m0001_initial),
+    ("0002_speakers", _m0002_speakers),
 ]
 
 

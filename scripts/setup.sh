@@ -25,3 +25,7 @@ if [ "$want_test" = 1 ]; then
 else
   .venv/bin/python -m pip install -q -e .
 fi
+# The voice-encoder weights for speaker attribution ship in resemblyzer's wheel. Its code
+# needs torch, which ClipStudio does not: install the wheel alone and read only its weights
+# (clipstudio/voice.py runs the network in NumPy).
+.venv/bin/python -m pip install -q --no-deps resemblyzer==0.1.4

@@ -7,6 +7,7 @@ to a page with ``switch_page``. The library comes from ``CLIPSTUDIO_LIBRARY``.
 from __future__ import annotations
 
 import csv
+import sqlite3
 from datetime import date
 from pathlib import Path
 
@@ -288,3 +289,184 @@ def test_call_page_rejects_empty_title(monkeypatch, library_copy):
     assert not at.exception
     assert any("title" in e.value for e in at.error)
     assert Library(library_copy).call(1).title == before.title
+
+
+# Call: speakers -------------------------------------------------------------------------
+
+ROLE_COLOUR = {"rep": "blue", "customer": "orange", "other": "gray", None: "gray"}
+
+
+def toasts(at: AppTest) -> list[str]:
+    return [t.value for t in at.toast]
+
+
+def speakers_of(library: Path, call_id: int):
+    return Library(library).transcript(call_id).speakers
+
+
+def no_errors(at: AppTest) -> None:
+    assert not at.exception, [e.message for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def call_by_method(library: Path, method: str):
+    return next(c for c in Library(library).calls() if c.diarization == method)
+
+
+@pytest.mark.parametrize("method, words", [("embedded", "voice clustering"),
+                                           ("stereo", "stereo channels")])
+def test_call_transcript_shows_speakers_coloured_by_role(monkeypatch, library_copy,
+                                                         method, words):
+    call = call_by_method(library_copy, method)
+    transcript = Library(library_copy).transcript(call.id)
+    roles = {u.role for u in transcript.utterances}
+    assert {"rep", "customer"} <= roles  # the sample calls have both parties
+    at = open_call(start(monkeypatch, library_copy), call.id)
+    assert f"speakers: {words}" in at.caption[0].value
+    lines = [m.value for m in at.markdown]
+    for u in transcript.utterances:
+        assert f":{ROLE_COLOUR[u.role]}[**{u.speaker}**] {u.text}" in lines
+    # the play buttons are still there, one per line, in order
+    play = [b.key for b in at.button if b.key.startswith("call_play_")]
+    assert play == [f"call_play_{u.index}" for u in transcript.utterances]
+
+
+@pytest.mark.parametrize("method, words", [("pyannote", "pyannote"), ("none", "not separated"),
+                                           ("import", "imported transcript")])
+def test_call_caption_says_how_speakers_were_found(monkeypatch, library_copy, method, words):
+    with sqlite3.connect(library_copy / "clipstudio.db") as conn:
+        conn.execute("UPDATE calls SET diarization = ? WHERE id = 1", [method])
+    at = open_call(start(monkeypatch, library_copy), 1)
+    assert at.caption[0].value.endswith(f"speakers: {words}")
+
+
+def test_call_speakers_tab_shows_talk_time_and_share(monkeypatch, library_copy):
+    call = call_by_method(library_copy, "stereo")
+    speakers = speakers_of(library_copy, call.id)
+    at = open_call(start(monkeypatch, library_copy), call.id)
+    total = sum(sp.talk_s for sp in speakers)
+    bars = [p.proto.text for p in at.get("progress")]
+    for sp in speakers:
+        assert at.text_input(key=f"spk_name_{sp.id}").value == (sp.name or "")
+        assert at.selectbox(key=f"spk_role_{sp.id}").value == sp.role
+        share = round(100 * sp.talk_s / total)
+        assert f"talks {int(sp.talk_s) // 60}:{int(sp.talk_s) % 60:02d} · {share}% of the call" \
+            in bars
+        assert f"### :{ROLE_COLOUR[sp.role]}[**{sp.display}**]" in texts(at.markdown)
+    # only the rep can be remembered as a rep's voice
+    assert [b.key for b in at.button if b.key.startswith("spk_enroll_")] == [
+        f"spk_enroll_{sp.id}" for sp in speakers if sp.role == "rep"]
+
+
+def test_call_rename_speaker_and_set_role(monkeypatch, library_copy):
+    call = call_by_method(library_copy, "embedded")
+    customer = next(sp for sp in speakers_of(library_copy, call.id) if sp.role == "customer")
+    at = open_call(start(monkeypatch, library_copy), call.id)
+    at.text_input(key=f"spk_name_{customer.id}").input("  Evan Park ")
+    at.selectbox(key=f"spk_role_{customer.id}").select("other")
+    at.button(key=f"spk_save_{customer.id}").click().run()
+    no_errors(at)
+    assert "Saved speaker Evan Park" in toasts(at)
+
+    saved = next(sp for sp in speakers_of(library_copy, call.id) if sp.id == customer.id)
+    assert (saved.name, saved.role, saved.display) == ("Evan Park", "other", "Evan Park")
+    # the rerun shows the new name, grey now, on the customer's transcript lines
+    lines = texts(at.markdown)
+    assert ":gray[**Evan Park**]" in lines
+    assert ":orange[**Customer**]" not in lines
+    assert at.text_input(key=f"spk_name_{customer.id}").value == "Evan Park"
+    assert at.selectbox(key=f"spk_role_{customer.id}").value == "other"
+
+    # clearing the name falls back to the role
+    at.text_input(key=f"spk_name_{customer.id}").input("")
+    at.selectbox(key=f"spk_role_{customer.id}").select("customer")
+    at.button(key=f"spk_save_{customer.id}").click().run()
+    no_errors(at)
+    saved = next(sp for sp in speakers_of(library_copy, call.id) if sp.id == customer.id)
+    assert (saved.name, saved.role, saved.display) == (None, "customer", "Customer")
+    assert ":orange[**Customer**]" in texts(at.markdown)
+
+
+def test_call_merge_speakers(monkeypatch, library_copy):
+    call = call_by_method(library_copy, "embedded")
+    rep, customer = sorted(speakers_of(library_copy, call.id), key=lambda sp: sp.role != "rep")
+    n_lines = len(Library(library_copy).transcript(call.id).utterances)
+    at = open_call(start(monkeypatch, library_copy), call.id)
+    assert at.button(key="spk_merge").disabled  # nothing picked yet
+    at.selectbox(key="spk_merge_from").set_value(customer.id)
+    at.selectbox(key="spk_merge_into").set_value(customer.id).run()
+    assert at.button(key="spk_merge").disabled  # not into themself
+    at.selectbox(key="spk_merge_into").set_value(rep.id).run()
+    at.button(key="spk_merge").click().run()
+    no_errors(at)
+    assert f"Merged Customer into {rep.display}" in toasts(at)
+
+    transcript = Library(library_copy).transcript(call.id)
+    assert [sp.id for sp in transcript.speakers] == [rep.id]
+    assert len(transcript.utterances) == n_lines
+    assert {u.speaker for u in transcript.utterances} == {rep.display}
+    assert transcript.speakers[0].talk_s == pytest.approx(rep.talk_s + customer.talk_s, abs=0.01)
+    # the page redraws: one speaker card, nobody left to merge with
+    assert [t.key for t in at.text_input if t.key.startswith("spk_name_")] == [
+        f"spk_name_{rep.id}"]
+    assert not [b for b in at.button if b.key in ("spk_merge", "spk_move")]
+    assert ":orange[**Customer**]" not in texts(at.markdown)
+
+
+def test_call_move_a_line_to_another_speaker(monkeypatch, library_copy):
+    call = call_by_method(library_copy, "stereo")
+    lib = Library(library_copy)
+    speakers = {sp.display: sp for sp in lib.transcript(call.id).speakers}
+    line = next(u for u in lib.transcript(call.id).utterances if u.role == "customer")
+    rep = next(sp for sp in speakers.values() if sp.role == "rep")
+    at = open_call(start(monkeypatch, library_copy), call.id)
+    assert at.button(key="spk_move").disabled
+    labels = at.selectbox(key="spk_move_utt").options
+    assert len(labels) == len(lib.transcript(call.id).utterances)
+    at.selectbox(key="spk_move_utt").set_value(line.id)
+    at.selectbox(key="spk_move_to").set_value(rep.id).run()
+    at.button(key="spk_move").click().run()
+    no_errors(at)
+    assert any(t.startswith("Moved the line at") for t in toasts(at))
+
+    moved = next(u for u in Library(library_copy).transcript(call.id).utterances
+                 if u.id == line.id)
+    assert (moved.speaker, moved.role) == (rep.display, "rep")
+    assert f":blue[**{rep.display}**] {line.text}" in [m.value for m in at.markdown]
+    # the picks are cleared for the next move
+    assert at.selectbox(key="spk_move_utt").value is None
+
+    # moving it to the speaker who already said it changes nothing
+    at.selectbox(key="spk_move_utt").set_value(line.id)
+    at.selectbox(key="spk_move_to").set_value(rep.id).run()
+    at.button(key="spk_move").click().run()
+    assert "already" in texts(at.info)
+
+
+def test_call_enroll_rep_voice(monkeypatch, library_copy):
+    call = call_by_method(library_copy, "embedded")
+    rep = next(sp for sp in speakers_of(library_copy, call.id) if sp.role == "rep")
+    assert rep.name not in Library(library_copy).voiceprints()
+    at = open_call(start(monkeypatch, library_copy), call.id)
+    button = at.button(key=f"spk_enroll_{rep.id}")
+    assert button.label == f"Remember this voice as {rep.name}"
+    button.click().run()
+    no_errors(at)
+    assert f"Remembered {rep.name}'s voice" in toasts(at)
+    prints = Library(library_copy).voiceprints()
+    assert list(prints) == [rep.name] and prints[rep.name].size > 0
+    assert f"{rep.name}'s voice is on file" in texts(at.caption)
+
+
+def test_call_enroll_without_voice_shows_error(monkeypatch, library_copy):
+    call = call_by_method(library_copy, "stereo")
+    rep = next(sp for sp in speakers_of(library_copy, call.id) if sp.role == "rep")
+    with sqlite3.connect(library_copy / "clipstudio.db") as conn:
+        conn.execute("UPDATE speakers SET embedding = NULL WHERE id = ?", [rep.id])
+    at = open_call(start(monkeypatch, library_copy), call.id)
+    at.button(key=f"spk_enroll_{rep.id}").click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    assert at.error[0].value.startswith("Could not remember this voice:")
+    assert "no voice embedding" in at.error[0].value
+    assert not Library(library_copy).voiceprints()

@@ -52,13 +52,14 @@ def test_words_have_ordered_timestamps_inside_the_call(sample_library):
     lib = Library(root)
     for call in lib.calls():
         t = lib.transcript(call.id)
-        words = [w for u in t.utterances for w in u.words]
-        assert len(words) > 200
-        for a, b in zip(words, words[1:], strict=False):
-            assert a.start_s <= a.end_s <= call.duration_s + 0.5
-            assert a.start_s <= b.start_s + 0.01
+        assert sum(len(u.words) for u in t.utterances) > 200
+        starts = [u.start_s for u in t.utterances]
+        assert starts == sorted(starts)  # stereo parties may overlap; the order still holds
         for u in t.utterances:
             assert u.words and u.start_s == u.words[0].start_s and u.end_s == u.words[-1].end_s
+            for a, b in zip(u.words, u.words[1:], strict=False):
+                assert a.start_s <= a.end_s <= call.duration_s + 0.5
+                assert a.start_s <= b.start_s + 0.01
 
 
 def test_mono_sample_calls_word_error_rate(sample_library):

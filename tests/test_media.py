@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import imageio_ffmpeg
+import numpy as np
 import pytest
 from pydub import AudioSegment
 
 from clipstudio import MediaError
 from clipstudio.media import (
-    DecodeStream,
+    PlaybackCopy,
     atomic_output,
+    decode_pcm,
     ffmpeg_exe,
     probe,
     remove_stale_temp_files,
@@ -81,24 +82,29 @@ def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, kept.name])
 
 
-def test_decode_stream_gives_pcm_blocks_and_a_seekable_playback_copy(speech_dir, tmp_path):
-    playback = tmp_path / "play.mp3"
-    with DecodeStream(speech_dir / "speech_a.wav", playback_to=playback) as stream:
-        blocks = list(stream.blocks(block_s=5))
-        stream.close()
+def test_decode_pcm_blocks_channels_and_a_playback_copy(speech_dir, tmp_path):
+    src = cut(speech_dir / "speech_a.wav", tmp_path / "st.flac", 0, 12, "-ac", "2")
+    copy = PlaybackCopy(src, tmp_path / "play.mp3", channels=2)
+    pcm = decode_pcm(src, tmp_path / "pcm.raw", channels=2)
+    copy.wait()
+    assert pcm.duration_s == pytest.approx(12.0, abs=0.01) and pcm.channels == 2
+    blocks = list(pcm.blocks(block_s=5))
     assert [len(b) for b in blocks] == [80000, 80000, 32000]
-    assert stream.decoded_s == pytest.approx(12.0, abs=0.01)
-    assert all(b.dtype.name == "float32" and b.shape[1] == 1 for b in blocks)
-    info = probe(playback)
-    assert info.codec == "mp3" and info.duration_s == pytest.approx(12.0, abs=0.1)
+    assert all(b.dtype.name == "float32" and b.ndim == 1 for b in blocks)
+    assert 0.05 < pcm.peak() <= 1.0
+    gain = np.zeros(1200, dtype=np.float32)  # mute everything
+    assert max(float(np.abs(b).max()) for b in pcm.blocks(channel=1, gain=gain)) == 0.0
+    info = probe(tmp_path / "play.mp3")
+    assert (info.codec, info.channels) == ("mp3", 2)
+    assert info.duration_s == pytest.approx(12.0, abs=0.1)
 
 
-def test_decode_stream_reports_ffmpeg_failure(tmp_path):
+def test_decode_and_playback_failures_carry_ffmpeg_detail(tmp_path):
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF....WAVEjunk" * 10)
     with pytest.raises(MediaError, match="ffmpeg could not decode") as info:
-        with DecodeStream(bad) as stream:
-            list(stream.blocks())
-            stream.close()
-    assert info.value.stderr_tail
-    assert isinstance(Path(info.value.path), Path)
+        decode_pcm(bad, tmp_path / "pcm.raw", channels=1)
+    assert info.value.stderr_tail and info.value.path == str(bad)
+    copy = PlaybackCopy(bad, tmp_path / "play.mp3", channels=1)
+    with pytest.raises(MediaError, match="could not make the playback copy"):
+        copy.wait()

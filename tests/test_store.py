@@ -15,7 +15,8 @@ def test_migrations_are_named_and_applied_once(tmp_path):
     assert store.applied_migrations() == [name for name, _ in MIGRATIONS]
     assert Store(tmp_path / "db.sqlite").migrate() == []
     tables = set(store.db.table_names())
-    assert {"calls", "utterances", "words", "settings", "reps", "_migrations"} <= tables
+    assert {"calls", "utterances", "words", "settings", "reps", "speakers", "voiceprints",
+            "_migrations"} <= tables
 
 
 def test_wal_busy_timeout_and_one_connection_per_thread(tmp_path):

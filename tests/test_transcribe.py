@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from clipstudio import ModelError
-from clipstudio.media import DecodeStream
+from clipstudio.media import decode_pcm
 from clipstudio.transcribe import (
     EMBEDDED_MODEL,
     Transcriber,
@@ -27,9 +27,8 @@ def forty_seconds(tmp_path_factory):
 
 
 def _words(path, chunk_s):
-    with DecodeStream(path) as stream:
-        utts = Transcriber(chunk_s=chunk_s).transcribe(stream.blocks(block_s=5), total_s=40)
-        stream.close()
+    pcm = decode_pcm(path, path.with_suffix(".raw"), channels=1)
+    utts = Transcriber(chunk_s=chunk_s).transcribe(pcm.blocks(block_s=5), total_s=40)
     return [w for u in utts for w in u.words]
 
 
