@@ -73,6 +73,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_library(p)
     p.add_argument("--format", choices=("json", "txt", "vtt", "srt"), default="txt")
 
+    p = sub.add_parser("reps", help="list rep profiles, or change one")
+    _add_library(p)
+    p.add_argument("--name", help="the rep to create or change")
+    p.add_argument("--team")
+    p.add_argument("--a-player", choices=("yes", "no"))
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("speakers", help="list a call's speakers, or change one")
     p.add_argument("call_id", metavar="CALL_ID")
     _add_library(p)
@@ -246,8 +253,27 @@ def cmd_speakers(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reps(lib: Library, args: argparse.Namespace) -> int:
+    if args.name:
+        lib.update_rep(args.name, team=args.team,
+                       a_player=None if args.a_player is None else args.a_player == "yes")
+    elif args.team or args.a_player:
+        raise InputError("say which rep to change with --name NAME")
+    reps = lib.reps()
+    if args.json:
+        print(json.dumps([{**r, "a_player": bool(r["a_player"]),
+                           "voiceprint": bool(r["voiceprint"])} for r in reps], indent=2))
+        return 0
+    print(f"{'REP':24}  {'TEAM':16}  {'A-PLAYER':8}  {'CALLS':>5}  VOICEPRINT")
+    for r in reps:
+        print(f"{r['name'][:24]:24}  {(r['team'] or '-')[:16]:16}  "
+              f"{'yes' if r['a_player'] else 'no':8}  {r['calls']:>5}  "
+              f"{'yes' if r['voiceprint'] else 'no'}")
+    return 0
+
+
 COMMANDS = {"ingest": cmd_ingest, "calls": cmd_calls, "transcript": cmd_transcript,
-            "speakers": cmd_speakers}
+            "speakers": cmd_speakers, "reps": cmd_reps}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

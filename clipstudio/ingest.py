@@ -43,7 +43,7 @@ from .speakers import (
     guess_rep,
     is_fake_stereo,
     match_voiceprint,
-    pyannote_configured,
+    pyannote_available,
     pyannote_turns,
     renumber,
     split_at_pauses,
@@ -292,10 +292,9 @@ def attribute(
         raise DiarizationError(
             "--diarization stereo needs a two-channel recording with a party on each channel"
             + (" (both channels carry the same audio)" if pcm.channels == 2 else ""))
-    pyannote_setting = library.store.get_setting("pyannote_pipeline")
     if method == "auto":
         method = ("stereo" if two_channels
-                  else "pyannote" if pyannote_configured(pyannote_setting) else "embedded")
+                  else "pyannote" if pyannote_available() else "embedded")
     total_s = pcm.duration_s
     speakers: list[Speaker] = []
     if method == "stereo":
@@ -328,7 +327,7 @@ def attribute(
         if method == "embedded":
             turns, centroids = embedded_turns(pcm, words, options.num_speakers)
         else:
-            turns = pyannote_turns(pcm, pyannote_setting, options.num_speakers)
+            turns = pyannote_turns(pcm, options.num_speakers)
             centroids = {}
         result = attribute_words(found, turns)
         labels = list(dict.fromkeys(u.speaker for u in result if u.speaker))

@@ -23,7 +23,7 @@ from .ingest import IngestOptions, ProgressFn, ingest_paths
 from .media import MediaInfo, remove_stale_temp_files
 from .metadata import parse_date, parse_outcome
 from .models import Call, CallMeta, CallSpeaker, IngestReport, Transcript, Utterance, Word
-from .speakers import MAX_SPEAKERS, METHODS, MIN_SPEAKERS, ROLES, Attribution
+from .speakers import MAX_SPEAKERS, METHODS, MIN_SPEAKERS, ROLES, Attribution, check_pyannote
 from .store import Store, now_iso
 from .transcribe import resolve_device, resolve_model
 
@@ -78,6 +78,8 @@ class Library:
             raise InputError(f"diarization must be one of {', '.join(METHODS)}")
         if num_speakers is not None and not MIN_SPEAKERS <= num_speakers <= MAX_SPEAKERS:
             raise InputError(f"--speakers must be {MIN_SPEAKERS} to {MAX_SPEAKERS}")
+        if diarization == "pyannote":
+            check_pyannote()
         if vocabulary:
             self.add_vocabulary(vocabulary)
         options = IngestOptions(model=model, device=device, diarization=diarization,
@@ -385,10 +387,28 @@ class Library:
         self.store.set_setting("channel_roles", [left, right])
 
     def reps(self) -> list[dict[str, Any]]:
+        """Rep profiles: name, team, A-player flag, calls, and whether a voiceprint is kept."""
         return list(self.db.query(
-            "SELECT r.name, r.a_player, COUNT(c.id) AS calls FROM reps r "
-            "LEFT JOIN calls c ON c.rep = r.name GROUP BY r.name ORDER BY r.name"
+            "SELECT r.name, r.team, r.a_player, COUNT(c.id) AS calls, "
+            "EXISTS(SELECT 1 FROM voiceprints v WHERE v.rep = r.name) AS voiceprint "
+            "FROM reps r LEFT JOIN calls c ON c.rep = r.name GROUP BY r.name ORDER BY r.name"
         ))
+
+    def update_rep(self, name: str, *, team: str | None = None,
+                   a_player: bool | None = None) -> dict[str, Any]:
+        """Create or change a rep profile (the A-player flag applies to all their calls)."""
+        name = (name or "").strip()
+        if not name:
+            raise InputError("a rep needs a name")
+        with self.db.atomic():
+            self.db.execute("INSERT OR IGNORE INTO reps (name, a_player) VALUES (?, 0)", [name])
+            if team is not None:
+                self.db.execute("UPDATE reps SET team = ? WHERE name = ?",
+                                [team.strip() or None, name])
+            if a_player is not None:
+                self.db.execute("UPDATE reps SET a_player = ? WHERE name = ?",
+                                [int(a_player), name])
+        return next(r for r in self.reps() if r["name"] == name)
 
     def overview(self, recent: int = 5) -> dict[str, Any]:
         """Numbers for the home page: calls, hours, reps, and the most recent calls."""

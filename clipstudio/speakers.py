@@ -19,6 +19,7 @@ interchange type), and words are then attributed to those turns:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Sequence
@@ -320,33 +321,42 @@ PYANNOTE_ENV = "CLIPSTUDIO_PYANNOTE_PIPELINE"
 PYANNOTE_MODEL = "pyannote/speaker-diarization-community-1"
 
 
-def pyannote_configured(setting: str | None = None) -> bool:
-    return bool(setting or os.environ.get(PYANNOTE_ENV) or os.environ.get("HF_TOKEN"))
+def pyannote_configured() -> bool:
+    """A pipeline folder or a hub token is set in the environment."""
+    return bool(os.environ.get(PYANNOTE_ENV) or os.environ.get("HF_TOKEN"))
 
 
-def pyannote_turns(pcm: Pcm, setting: str | None, num_speakers: int | None) -> Annotation:
-    """Run a pyannote.audio pipeline (optional extra) from a local folder or with a token."""
-    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
-    try:
-        import torch
-        from pyannote.audio import Pipeline
-    except ImportError as exc:
+def pyannote_available() -> bool:
+    """Installed and configured: what ``--diarization auto`` needs to choose pyannote."""
+    return pyannote_configured() and importlib.util.find_spec("pyannote.audio") is not None
+
+
+def check_pyannote() -> None:
+    """Fail before any work when ``--diarization pyannote`` cannot run here."""
+    if importlib.util.find_spec("pyannote.audio") is None:
         raise DiarizationError(
             'pyannote.audio is not installed: pip install "clipstudio[pyannote]" '
-            f"(see the README for the CPU torch pins) ({exc})") from exc
-    source = setting or os.environ.get(PYANNOTE_ENV)
+            "(see the README for the CPU torch pins)")
+    if not pyannote_configured():
+        raise DiarizationError(
+            f"no pyannote pipeline configured: set {PYANNOTE_ENV} to a local pipeline folder "
+            "(e.g. a downloaded speaker-diarization-community-1) or HF_TOKEN to a hub token")
+
+
+def pyannote_turns(pcm: Pcm, num_speakers: int | None) -> Annotation:
+    """Run a pyannote.audio pipeline (optional extra) from a local folder or with a token."""
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "0")
+    check_pyannote()
+    import torch
+    from pyannote.audio import Pipeline
+
+    source = os.environ.get(PYANNOTE_ENV)
     try:
         if source and Path(source).expanduser().exists():
             pipeline = Pipeline.from_pretrained(Path(source).expanduser())
-        elif os.environ.get("HF_TOKEN"):
-            pipeline = Pipeline.from_pretrained(source or PYANNOTE_MODEL,
-                                                token=os.environ["HF_TOKEN"])
         else:
-            raise DiarizationError(
-                f"no pyannote pipeline configured: set {PYANNOTE_ENV} to a local pipeline "
-                "folder (e.g. a downloaded speaker-diarization-community-1) or HF_TOKEN")
-    except DiarizationError:
-        raise
+            pipeline = Pipeline.from_pretrained(source or PYANNOTE_MODEL,
+                                                token=os.environ.get("HF_TOKEN"))
     except Exception as exc:  # pyannote raises many kinds; all mean "cannot load"
         raise ModelError(
             f"cannot load the pyannote pipeline {source or PYANNOTE_MODEL}: {exc}") from exc

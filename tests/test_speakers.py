@@ -13,7 +13,12 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 
 from clipstudio import Library
 from clipstudio.media import decode_pcm
-from clipstudio.speakers import cluster_embeddings, is_fake_stereo, stereo_gains
+from clipstudio.speakers import (
+    DiarizationError,
+    cluster_embeddings,
+    is_fake_stereo,
+    stereo_gains,
+)
 from conftest import SAMPLES, cut
 
 TRUTH = SAMPLES / "truth"
@@ -217,3 +222,26 @@ def test_cli_exports_vtt_and_srt_and_edits_speakers(sample_library, tmp_path):
     speakers = json.loads(cli("speakers", str(call["call_id"]), "--json"))
     assert {s["role"] for s in speakers} == {"rep", "customer"}
     assert all(s["talk_s"] > 10 for s in speakers)
+
+
+def test_pyannote_without_the_extra_fails_before_any_work(tmp_path, speech_dir, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("pyannote.audio") is not None:
+        pytest.skip("pyannote.audio is installed here")
+    monkeypatch.setenv("CLIPSTUDIO_PYANNOTE_PIPELINE", str(tmp_path / "pipeline"))
+    lib = Library(tmp_path / "lib")
+    with pytest.raises(DiarizationError, match=r"pip install \"clipstudio\[pyannote\]\""):
+        lib.ingest([speech_dir / "speech_a.wav"], diarization="pyannote")
+    assert lib.calls() == []
+    # auto never picks a pyannote that is not installed, even when one is configured
+    report = lib.ingest([speech_dir / "speech_a.wav"])
+    assert lib.call(report.ingested[0].call_id).diarization == "embedded"
+
+
+def test_rep_profiles(library_copy):
+    lib = Library(library_copy)
+    rep = lib.update_rep("Tom Baker", team="Mid-market", a_player=True)
+    assert (rep["team"], rep["a_player"], rep["calls"]) == ("Mid-market", 1, 1)
+    assert all(c.a_player for c in lib.calls(rep="Tom Baker"))
+    assert lib.update_rep("New Hire")["calls"] == 0
