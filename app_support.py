@@ -8,7 +8,10 @@ from clipstudio import ClipStudioError, Library
 from clipstudio.cli import fmt_time
 from clipstudio.models import Progress
 
-__all__ = ["fmt_time", "open_library", "progress_reporter", "CALL_PAGE", "LIBRARY_PAGE"]
+__all__ = [
+    "fmt_time", "open_library", "progress_reporter", "flash", "show_flash", "speaker_tag",
+    "diarization_label", "CALL_PAGE", "LIBRARY_PAGE",
+]
 
 CALL_PAGE = "pages/2_Call.py"
 LIBRARY_PAGE = "pages/1_Library.py"
@@ -33,3 +36,47 @@ def progress_reporter(bar, total_files: int):
         bar.progress(min(overall, 1.0), text=f"{name}: {p.stage} ({p.done + 1}/{p.total})")
 
     return report
+
+
+# Speakers: how they are shown -------------------------------------------------------------
+
+ROLE_COLOURS = {"rep": "blue", "customer": "orange", "other": "gray"}
+
+DIARIZATION_LABELS = {
+    "stereo": "stereo channels",
+    "embedded": "voice clustering",
+    "pyannote": "pyannote",
+    "none": "not separated",
+    "import": "imported transcript",
+}
+
+_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]$<>~|"})
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally inside Streamlit markdown (names are typed by trainers)."""
+    return text.translate(_MD_SPECIAL)
+
+
+def speaker_tag(display: str | None, role: str | None) -> str:
+    """A speaker's name as Streamlit markdown, bold and coloured by role (grey: no role)."""
+    if not display:
+        return ""
+    return f":{ROLE_COLOURS.get(role or '', 'gray')}[**{md_escape(display)}**]"
+
+
+def diarization_label(method: str | None) -> str:
+    """How a call's speakers were found, for the caption under its title."""
+    return f"speakers: {DIARIZATION_LABELS.get(method or 'none', method)}"
+
+
+def flash(message: str, icon: str = "✅") -> None:
+    """A toast for the next run: a page changes something, then reruns to show it."""
+    st.session_state["_flash"] = (message, icon)
+
+
+def show_flash() -> None:
+    """Show the toast a previous run left with ``flash`` (once)."""
+    pending = st.session_state.pop("_flash", None)
+    if pending:
+        st.toast(pending[0], icon=pending[1])

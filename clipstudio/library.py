@@ -118,7 +118,7 @@ class Library:
         """
         db = self.db
         stamp = now_iso()
-        with db.atomic():
+        with self.store.write():
             if meta.rep and meta.a_player is not None:
                 db["reps"].upsert({"name": meta.rep, "a_player": int(meta.a_player)}, pk="name")
             elif meta.rep:
@@ -327,7 +327,7 @@ class Library:
                 raise InputError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
             changes["role"] = role
         if changes:
-            with self.db.atomic():
+            with self.store.write():
                 self.db["speakers"].update(sp.id, changes)
                 if changes.get("role") == "rep" and changes.get("name", sp.name):
                     rep = changes.get("name", sp.name)
@@ -340,7 +340,7 @@ class Library:
         src, dst = self._speaker(call_id, source_id), self._speaker(call_id, into_id)
         if src.id == dst.id:
             raise InputError("cannot merge a speaker into themself")
-        with self.db.atomic():
+        with self.store.write():
             self.db.execute("UPDATE utterances SET speaker_id = ? WHERE speaker_id = ?",
                             [dst.id, src.id])
             self.db.execute("DELETE FROM speakers WHERE id = ?", [src.id])
@@ -353,7 +353,7 @@ class Library:
                               [int(utterance_id)]).fetchone()
         if not row or row[0] != sp.call_id:
             raise NotFoundError(f"call {call_id} has no utterance {utterance_id}")
-        with self.db.atomic():
+        with self.store.write():
             self.db.execute("UPDATE utterances SET speaker_id = ? WHERE id = ?",
                             [sp.id, int(utterance_id)])
 
@@ -364,7 +364,7 @@ class Library:
         if not row or row[0] is None:
             raise InputError(f"speaker {sp.display} in call {call_id} has no voice embedding "
                              "(too little speech)")
-        with self.db.atomic():
+        with self.store.write():
             self.db.execute("INSERT OR IGNORE INTO reps (name, a_player) VALUES (?, 0)", [rep])
             self.db["voiceprints"].upsert(
                 {"rep": rep, "embedding": row[0], "call_id": sp.call_id, "speaker_id": sp.id,
@@ -400,7 +400,7 @@ class Library:
         name = (name or "").strip()
         if not name:
             raise InputError("a rep needs a name")
-        with self.db.atomic():
+        with self.store.write():
             self.db.execute("INSERT OR IGNORE INTO reps (name, a_player) VALUES (?, 0)", [name])
             if team is not None:
                 self.db.execute("UPDATE reps SET team = ? WHERE name = ?",
@@ -446,7 +446,7 @@ class Library:
             elif key == "consent":
                 value = None if value is None else int(bool(value))
             clean[key] = value
-        with self.db.atomic():
+        with self.store.write():
             if clean:
                 clean["updated_at"] = now_iso()
                 self.db["calls"].update(call.id, clean)

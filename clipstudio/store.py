@@ -8,10 +8,11 @@ failing. Schema changes are named migrations, applied once, in order, and record
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -154,11 +155,38 @@ class Store:
             db.close()
             self._local.db = None
 
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
+
+        A deferred BEGIN that reads first and writes later fails at once with "database
+        is locked" when another process committed in between (the busy timeout does not
+        apply to that upgrade); asking for the lock at BEGIN makes writers queue instead.
+        Nested calls become savepoints.
+        """
+        db = self.db
+        if db.conn.in_transaction:
+            with db.atomic():
+                yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        else:
+            try:
+                db.execute("COMMIT")
+            except BaseException:
+                db.rollback()
+                raise
+
     def migrate(self) -> list[str]:
         """Apply pending migrations in one transaction each; return the names applied."""
         db = self.db
         applied: list[str] = []
-        with db.atomic():
+        with self.write():
             db.execute(
                 "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
             )
@@ -166,7 +194,7 @@ class Store:
         for name, fn in MIGRATIONS:
             if name in done:
                 continue
-            with db.atomic():
+            with self.write():
                 # Re-check inside the write transaction: another process may have won.
                 if db.execute("SELECT 1 FROM _migrations WHERE name = ?", [name]).fetchone():
                     continue
@@ -184,5 +212,5 @@ class Store:
         return json.loads(row[0]) if row else default
 
     def set_setting(self, key: str, value: Any) -> None:
-        with self.db.atomic():
+        with self.write():
             self.db["settings"].upsert({"key": key, "value": json.dumps(value)}, pk="key")

@@ -230,3 +230,45 @@ def test_home_upload_through_the_file_input(page, app_url, app_library, speech_d
     sync_api.expect(metric.locator("[data-testid='stMetricValue']")).to_have_text("7")
     assert any(c.source_name == "speech_b.wav" for c in Library(app_library).calls())
     snapshot(page, "home_upload.png")
+
+
+def test_call_speakers_render_coloured_and_edit(page, app_url, app_library):
+    lib = Library(app_library)
+    call = next(c for c in lib.calls() if c.diarization == "stereo")
+    transcript = lib.transcript(call.id)
+    rep = next(sp for sp in transcript.speakers if sp.role == "rep")
+    customer = next(sp for sp in transcript.speakers if sp.role == "customer")
+
+    page.goto(f"{app_url}/Call?call={call.id}")
+    page.get_by_role("heading", name=call.title).wait_for()
+    wait_idle(page)
+    page.get_by_text("speakers: stereo channels").wait_for()
+    # the colour syntax is rendered, not shown as text, and the two parties differ
+    assert ":blue[" not in page.locator("[data-testid='stMain']").inner_text()
+    page.get_by_text(transcript.utterances[0].speaker, exact=True).first.wait_for()
+
+    def colour(text: str) -> str:
+        el = page.locator("[data-testid='stMarkdownContainer'] span", has_text=text).first
+        return el.evaluate("e => getComputedStyle(e).color")
+
+    assert colour(rep.display) != colour(customer.display)
+
+    page.get_by_role("tab", name="Speakers").click()
+    card = page.locator(f".st-key-spk_card_{customer.id}")
+    card.wait_for()
+    total = sum(sp.talk_s for sp in transcript.speakers)
+    card.get_by_text(f"{round(100 * customer.talk_s / total)}% of the call").wait_for()
+    page.locator(f".st-key-spk_enroll_{rep.id} button:visible").wait_for()
+    snapshot(page, "call_speakers.png")
+
+    # rename the customer in the browser: the transcript follows
+    name_box = page.locator(f".st-key-spk_name_{customer.id} input:visible")
+    name_box.fill("Mark Jensen")
+    card.locator(f".st-key-spk_save_{customer.id} button:visible").click()
+    page.get_by_text("Saved speaker Mark Jensen").wait_for()
+    wait_idle(page)
+    saved = next(sp for sp in Library(app_library).transcript(call.id).speakers
+                 if sp.id == customer.id)
+    assert saved.name == "Mark Jensen" and saved.role == "customer"
+    page.get_by_role("tab", name="Transcript").click()
+    page.get_by_text("Mark Jensen", exact=True).first.wait_for()
