@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from report import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_calls"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -586,7 +588,7 @@ def run_bench(args: argparse.Namespace) -> int:
     print()
     print(text)
     if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        write_section(Path(args.output), "ingest_bench", text)
         print(f"\nwritten to {args.output}")
     return 0
 

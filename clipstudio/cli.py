@@ -15,6 +15,8 @@ from pathlib import Path
 from .errors import ClipStudioError, InputError
 from .library import ENV_LIBRARY, Library
 from .models import OUTCOMES, Progress, Transcript
+from .search import grouped
+from .search import to_json as search_json
 from .speakers import METHODS, ROLES
 from .transcribe import DEVICES, EMBEDDED_MODEL
 from .transcripts import to_srt, to_vtt
@@ -72,6 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("call_id", metavar="CALL_ID")
     _add_library(p)
     p.add_argument("--format", choices=("json", "txt", "vtt", "srt"), default="txt")
+
+    p = sub.add_parser("search", help="find moments: every utterance that matches a query")
+    p.add_argument("query", metavar="QUERY",
+                   help='e.g. "too expensive", price* role:customer, salesforse~ NOT renewal')
+    _add_library(p)
+    p.add_argument("--role", choices=ROLES)
+    p.add_argument("--rep")
+    p.add_argument("--outcome", choices=OUTCOMES)
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("reindex", help="rebuild the search index from the database")
+    _add_library(p)
 
     p = sub.add_parser("reps", help="list rep profiles, or change one")
     _add_library(p)
@@ -253,6 +268,36 @@ def cmd_speakers(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(lib: Library, args: argparse.Namespace) -> int:
+    result = lib.search(args.query, role=args.role, rep=args.rep, outcome=args.outcome,
+                        limit=args.limit)
+    if args.json:
+        print(json.dumps(search_json(result), indent=2))
+        return 0
+    print(f"{result.total} match{'es' if result.total != 1 else ''} for {args.query!r}"
+          + (f" (showing {len(result.hits)})" if len(result.hits) < result.total else ""))
+    for group in grouped(result):
+        print(f"\ncall {group.call_id} · {group.title} · {group.count} hit"
+              f"{'s' if group.count != 1 else ''}")
+        for h in group.hits:
+            who = f"{h.speaker} ({h.role})" if h.role else (h.speaker or "?")
+            print(f"  [{fmt_time(h.start_s)}] {who}: {h.text}")
+    return 0
+
+
+def cmd_reindex(lib: Library, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    with tqdm(total=100, desc="reindex", unit="%", file=sys.stderr) as bar:
+        def progress(f: float) -> None:
+            bar.n = int(f * 100)
+            bar.refresh()
+
+        count = lib.reindex(on_progress=progress)
+    print(f"indexed {count} utterances")
+    return 0
+
+
 def cmd_reps(lib: Library, args: argparse.Namespace) -> int:
     if args.name:
         lib.update_rep(args.name, team=args.team,
@@ -273,7 +318,8 @@ def cmd_reps(lib: Library, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"ingest": cmd_ingest, "calls": cmd_calls, "transcript": cmd_transcript,
-            "speakers": cmd_speakers, "reps": cmd_reps}
+            "speakers": cmd_speakers, "reps": cmd_reps, "search": cmd_search,
+            "reindex": cmd_reindex}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from .ingest import IngestOptions, ProgressFn, ingest_paths
 from .media import MediaInfo, remove_stale_temp_files
 from .metadata import parse_date, parse_outcome
 from .models import Call, CallMeta, CallSpeaker, IngestReport, Transcript, Utterance, Word
+from .search import SearchIndex, SearchResult
 from .speakers import MAX_SPEAKERS, METHODS, MIN_SPEAKERS, ROLES, Attribution, check_pyannote
 from .store import Store, now_iso
 from .transcribe import resolve_device, resolve_model
@@ -52,10 +53,31 @@ class Library:
         self.media_dir = self.root / "media"
         self.media_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.root / "clipstudio.db")
+        self._index: SearchIndex | None = None
 
     @property
     def db(self):
         return self.store.db
+
+    # search ---------------------------------------------------------------------------
+    @property
+    def index(self) -> SearchIndex:
+        """The whoosh index, opened (and rebuilt if missing, stale or corrupt) on first use."""
+        if self._index is None:
+            self._index = SearchIndex(self)
+        return self._index
+
+    def search(self, query: str, **filters: Any) -> SearchResult:
+        """Utterances matching ``query`` (see clipstudio.search for the syntax)."""
+        return self.index.search(query, **filters)
+
+    def reindex(self, on_progress: Callable[[float], None] | None = None) -> int:
+        """Rebuild the search index from SQLite; returns the number of utterances indexed."""
+        return self.index.rebuild(on_progress=on_progress)
+
+    def _changed(self, call_id: int) -> None:
+        """Keep derived views in step after a committed change to a call."""
+        self.index.index_call(call_id)
 
     # ingest ---------------------------------------------------------------------------
     def ingest(
@@ -174,6 +196,7 @@ class Library:
             for tmp, final in files:
                 os.utime(tmp)  # fresh mtime: orphan cleanup only takes files a minute old
                 os.replace(tmp, final)
+        self._changed(int(call_id))
         return int(call_id)
 
     def remove_orphan_media(self, min_age_s: float = 60.0) -> int:
@@ -333,6 +356,7 @@ class Library:
                     rep = changes.get("name", sp.name)
                     self.db.execute(
                         "INSERT OR IGNORE INTO reps (name, a_player) VALUES (?, 0)", [rep])
+            self._changed(sp.call_id)
         return self._speaker(call_id, speaker_id)
 
     def merge_speakers(self, call_id: int, source_id: int, into_id: int) -> CallSpeaker:
@@ -344,6 +368,7 @@ class Library:
             self.db.execute("UPDATE utterances SET speaker_id = ? WHERE speaker_id = ?",
                             [dst.id, src.id])
             self.db.execute("DELETE FROM speakers WHERE id = ?", [src.id])
+        self._changed(dst.call_id)
         return self._speaker(call_id, dst.id)
 
     def move_utterance(self, call_id: int, utterance_id: int, speaker_id: int) -> None:
@@ -356,6 +381,7 @@ class Library:
         with self.store.write():
             self.db.execute("UPDATE utterances SET speaker_id = ? WHERE id = ?",
                             [sp.id, int(utterance_id)])
+        self._changed(sp.call_id)
 
     def enroll_voiceprint(self, rep: str, call_id: int, speaker_id: int) -> None:
         """Remember a rep's voice from one of their calls, to recognise them in others."""
@@ -370,6 +396,7 @@ class Library:
                 {"rep": rep, "embedding": row[0], "call_id": sp.call_id, "speaker_id": sp.id,
                  "created_at": now_iso()}, pk="rep")
             self.db["speakers"].update(sp.id, {"name": rep, "role": "rep"})
+        self._changed(sp.call_id)
 
     def voiceprints(self) -> dict[str, np.ndarray]:
         return {r["rep"]: np.frombuffer(r["embedding"], dtype=np.float32)
@@ -456,6 +483,7 @@ class Library:
                 if a_player is not None:
                     self.db.execute("UPDATE reps SET a_player = ? WHERE name = ?",
                                     [int(bool(a_player)), rep])
+        self._changed(call.id)
         return self.call(call.id)
 
     # settings -------------------------------------------------------------------------

@@ -470,3 +470,49 @@ def test_call_enroll_without_voice_shows_error(monkeypatch, library_copy):
     assert at.error[0].value.startswith("Could not remember this voice:")
     assert "no voice embedding" in at.error[0].value
     assert not Library(library_copy).voiceprints()
+
+
+# Search ---------------------------------------------------------------------------------
+
+SEARCH_PAGE = "pages/3_Search.py"
+
+
+def test_search_page_finds_moments_and_keeps_the_query_in_the_url(monkeypatch, library_copy):
+    at = start(monkeypatch, library_copy)
+    at.switch_page(SEARCH_PAGE).run()
+    assert "Type what a customer or rep said" in at.info[0].value
+    at.text_input(key="search_q").input("quarter").run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.query_params["q"] == ["quarter"] or at.query_params["q"] == "quarter"
+    caption = at.caption[0].value
+    assert "moment" in caption and "call" in caption
+    hits = [m.value for m in at.markdown if "**quarter**" in m.value.lower()]
+    assert hits, [m.value for m in at.markdown]
+    at.selectbox(key="search_role").set_value("rep").run()
+    role_hits = [m.value for m in at.markdown if "**quarter**" in m.value.lower()]
+    assert len(role_hits) < len(hits)
+
+
+def test_search_hit_opens_the_call_before_the_moment(monkeypatch, library_copy):
+    at = start(monkeypatch, library_copy)
+    at.switch_page(SEARCH_PAGE)
+    at.query_params["q"] = "quarter"
+    at.run()
+    play = [b for b in at.button if b.key.startswith("search_play_")]
+    assert play
+    call_id, utterance_id = (int(x) for x in play[0].key.removeprefix("search_play_").split("_"))
+    start_s = next(u.start_s for u in Library(library_copy).transcript(call_id).utterances
+                   if u.id == utterance_id)
+    play[0].click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.query_params["call"] in (str(call_id), [str(call_id)])
+    t = at.query_params["t"]
+    assert int(t if isinstance(t, str) else t[0]) == int(max(0, start_s - 2))
+
+
+def test_search_page_reports_a_bad_query(monkeypatch, library_copy):
+    at = start(monkeypatch, library_copy)
+    at.switch_page(SEARCH_PAGE)
+    at.query_params["q"] = '"unbalanced quote'
+    at.run()
+    assert at.error and "quote" in at.error[0].value.lower()

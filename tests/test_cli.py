@@ -86,3 +86,23 @@ def test_bad_manifest_exits_2_and_ingests_nothing(tmp_path, speech_dir):
     r = cli("ingest", str(speech_dir), "--manifest", str(m), "--library", str(tmp_path / "l"))
     assert r.returncode == 2 and "outcome must be one of" in r.stderr
     assert json.loads(cli("calls", "--json", "--library", str(tmp_path / "l")).stdout) == []
+
+
+def test_search_and_reindex(library_copy):
+    lib = str(library_copy)
+    r = cli("search", "quarter", "--library", lib, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) == {"query", "total", "hits"} and out["total"] >= 1
+    assert set(out["hits"][0]) == {"call_id", "utterance_id", "speaker", "role", "start_s",
+                                   "end_s", "text", "highlight"}
+    customer = json.loads(cli("search", "quarter", "--role", "customer", "--library", lib,
+                              "--json").stdout)
+    assert {h["role"] for h in customer["hits"]} == {"customer"}
+    shutil.rmtree(library_copy / "index")
+    r = cli("reindex", "--library", lib)
+    assert r.returncode == 0 and "indexed" in r.stdout and "reindex" in r.stderr
+    again = json.loads(cli("search", "quarter", "--library", lib, "--json").stdout)
+    assert again["total"] == out["total"]
+    bad = cli("search", '"unbalanced', "--library", lib)
+    assert bad.returncode == 2 and bad.stderr.startswith("clipstudio: error:")
