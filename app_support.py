@@ -80,3 +80,31 @@ def show_flash() -> None:
     pending = st.session_state.pop("_flash", None)
     if pending:
         st.toast(pending[0], icon=pending[1])
+
+
+ROLE_HEX = {"rep": "#1f77b4", "customer": "#ff7f0e"}  # the chart's blue and orange
+
+
+def timeline_chart(transcript, hits):
+    """The call as a strip: who talked when (by role), with tracker hits marked above."""
+    import altair as alt
+
+    talk = [{"who": u.role or "unknown", "start": u.start_s, "end": u.end_s,
+             "row": "talk", "what": f"{u.speaker or '?'}: {u.text[:80]}"}
+            for u in transcript.utterances]
+    marks = [{"who": h.tracker, "start": h.start_s, "row": "trackers",
+              "what": f"{h.tracker}: {h.text[:80]}"} for h in hits]
+    domain = [0, max(transcript.call.duration_s, 1.0)]
+    bars = alt.Chart(alt.Data(values=talk)).mark_bar(height=14).encode(
+        x=alt.X("start:Q", title="seconds", scale=alt.Scale(domain=domain)), x2="end:Q",
+        y=alt.Y("row:N", title=None, sort=["trackers", "talk"]),
+        color=alt.Color("who:N", title=None, scale=alt.Scale(
+            domain=["rep", "customer", "unknown"],
+            range=[ROLE_HEX["rep"], ROLE_HEX["customer"], "#999999"])),
+        tooltip=["what:N"])
+    ticks = alt.Chart(alt.Data(values=marks or [{"start": 0, "row": "trackers", "what": ""}])
+                      ).mark_tick(thickness=3, size=16, color="#d62728",
+                                  opacity=1 if marks else 0).encode(
+        x=alt.X("start:Q", scale=alt.Scale(domain=domain)), y=alt.Y("row:N"),
+        tooltip=["what:N"])
+    return (bars + ticks).properties(height=70)

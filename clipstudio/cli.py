@@ -12,12 +12,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import trackers as tracker_mod
 from .errors import ClipStudioError, InputError
 from .library import ENV_LIBRARY, Library
 from .models import OUTCOMES, Progress, Transcript
 from .search import grouped
 from .search import to_json as search_json
 from .speakers import METHODS, ROLES
+from .trackers import SIDES
 from .transcribe import DEVICES, EMBEDDED_MODEL
 from .transcripts import to_srt, to_vtt
 
@@ -87,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reindex", help="rebuild the search index from the database")
     _add_library(p)
+
+    p = sub.add_parser("trackers", help="list trackers (saved searches run on every call)")
+    _add_library(p)
+    p.add_argument("--add", metavar="NAME", help="create a tracker (with --query, --side)")
+    p.add_argument("--query", help='its search, e.g. \'"too expensive" OR "over budget"\'')
+    p.add_argument("--side", choices=SIDES, default="any", help="who must say it")
+    p.add_argument("--delete", type=int, metavar="TRACKER_ID")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("reps", help="list rep profiles, or change one")
     _add_library(p)
@@ -298,6 +308,25 @@ def cmd_reindex(lib: Library, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trackers(lib: Library, args: argparse.Namespace) -> int:
+    if args.add:
+        if not args.query:
+            raise InputError("--add needs --query")
+        tracker_mod.save_tracker(lib, args.add, args.query, args.side)
+    if args.delete is not None:
+        tracker_mod.delete_tracker(lib, args.delete)
+    found = tracker_mod.trackers(lib)
+    per_call = tracker_mod.counts(lib)
+    totals = {t.name: sum(c.get(t.name, 0) for c in per_call.values()) for t in found}
+    if args.json:
+        print(json.dumps([{"tracker_id": t.id, "name": t.name, "query": t.query,
+                           "side": t.side, "hits": totals[t.name]} for t in found], indent=2))
+        return 0
+    for t in found:
+        print(f"{t.id:>3}  {t.name:20}  said by {t.side:8}  {totals[t.name]:>4} hits  {t.query}")
+    return 0
+
+
 def cmd_reps(lib: Library, args: argparse.Namespace) -> int:
     if args.name:
         lib.update_rep(args.name, team=args.team,
@@ -319,7 +348,7 @@ def cmd_reps(lib: Library, args: argparse.Namespace) -> int:
 
 COMMANDS = {"ingest": cmd_ingest, "calls": cmd_calls, "transcript": cmd_transcript,
             "speakers": cmd_speakers, "reps": cmd_reps, "search": cmd_search,
-            "reindex": cmd_reindex}
+            "reindex": cmd_reindex, "trackers": cmd_trackers}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

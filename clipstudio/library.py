@@ -26,6 +26,7 @@ from .models import Call, CallMeta, CallSpeaker, IngestReport, Transcript, Utter
 from .search import SearchIndex, SearchResult
 from .speakers import MAX_SPEAKERS, METHODS, MIN_SPEAKERS, ROLES, Attribution, check_pyannote
 from .store import Store, now_iso
+from .trackers import apply_trackers
 from .transcribe import resolve_device, resolve_model
 
 ENV_LIBRARY = "CLIPSTUDIO_LIBRARY"
@@ -54,6 +55,9 @@ class Library:
         self.media_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(self.root / "clipstudio.db")
         self._index: SearchIndex | None = None
+        if "0003_trackers" in self.store.just_applied:  # calls from before trackers existed
+            for call in self.calls():
+                apply_trackers(self, call.id)
 
     @property
     def db(self):
@@ -76,8 +80,10 @@ class Library:
         return self.index.rebuild(on_progress=on_progress)
 
     def _changed(self, call_id: int) -> None:
-        """Keep derived views in step after a committed change to a call."""
+        """Keep derived views in step after a committed change to a call: the search
+        index, then the trackers (which search it)."""
         self.index.index_call(call_id)
+        apply_trackers(self, call_id)
 
     # ingest ---------------------------------------------------------------------------
     def ingest(
@@ -250,9 +256,15 @@ class Library:
         outcome: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        trackers: Iterable[str] = (),
     ) -> list[Call]:
-        """Calls newest first, optionally filtered by rep, outcome and an inclusive date range."""
+        """Calls newest first, optionally filtered by rep, outcome, an inclusive date range
+        and trackers (the call must have hits of every tracker named)."""
         where, params = [], []
+        for name in trackers:
+            where.append("EXISTS (SELECT 1 FROM tracker_hits h JOIN trackers t "
+                         "ON t.id = h.tracker_id WHERE h.call_id = c.id AND t.name = ?)")
+            params.append(name)
         if rep:
             where.append("c.rep = ?")
             params.append(rep)

@@ -308,7 +308,8 @@ def _precheck(text: str) -> str:
         raise InputError("type something to search for")
     if text.count('"') % 2:
         raise InputError('unbalanced quote: every " that opens a phrase needs a closing "')
-    plain = " ".join(p for quoted, p in _outside_quotes(text) if not quoted)
+    # A phrase stands as one word here, so '"a b" OR "c d"' has a word each side of OR.
+    plain = " ".join(" phrase " if quoted else p for quoted, p in _outside_quotes(text))
     depth = 0
     for ch in plain:
         depth += {"(": 1, ")": -1}.get(ch, 0)
@@ -868,8 +869,11 @@ class SearchIndex:
         return q
 
     def _filter(self, role: str | None, rep: str | None, outcome: str | None,
-                date_from: str | None, date_to: str | None) -> query.Query | None:
+                date_from: str | None, date_to: str | None,
+                call_id: int | None = None) -> query.Query | None:
         parts: list[query.Query] = []
+        if call_id is not None:
+            parts.append(query.Term("call_id", str(int(call_id))))
         if role:
             parts.append(query.Term("role", role.strip().lower()))
         if rep:
@@ -898,6 +902,7 @@ class SearchIndex:
         outcome: str | None = None,
         date_from: str | None = None,
         date_to: str | None = None,
+        call_id: int | None = None,
         limit: int | None = DEFAULT_LIMIT,
         expand_synonyms: bool = True,
     ) -> SearchResult:
@@ -908,7 +913,7 @@ class SearchIndex:
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InputError(f"limit must be a whole number of at least 1, not {limit!r}")
         q = self.parse(text, expand_synonyms=expand_synonyms)
-        flt = self._filter(role, rep, outcome, date_from, date_to)
+        flt = self._filter(role, rep, outcome, date_from, date_to, call_id)
         with self._lock:
             searcher = self._current_searcher()
             results = searcher.search(q, filter=flt, limit=limit)

@@ -121,10 +121,44 @@ def _m0002_speakers(db: sqlite_utils.Database) -> None:
     )
 
 
+DEFAULT_TRACKERS = (
+    ("Price objection",
+     '"too expensive" OR "over budget" OR "out of our budget" OR "too much" OR pricey '
+     'OR "price is" OR discount', "customer"),
+    ("Competitor mention",
+     '"already use" OR "already using" OR "already have" OR competitor OR Outreach OR Gong '
+     'OR Salesforce OR HubSpot', "any"),
+    ("Timing", '"not right now" OR "next quarter" OR "next year" OR "bad time" '
+     'OR "not a priority" OR "later this year" OR "circle back"', "customer"),
+    ("Authority", '"my boss" OR "my director" OR "my manager" OR "check with" OR "sign off" '
+     'OR "run it by" OR approve', "customer"),
+    ("Next steps", '"next step" OR "next steps" OR calendar OR invite OR "follow up" '
+     'OR "send you" OR "send over" OR pilot', "any"),
+)
+
+
+def _m0003_trackers(db: sqlite_utils.Database) -> None:
+    """Trackers: named saved searches whose hits are kept per call."""
+    db["trackers"].create({"id": int, "name": str, "query": str, "side": str,
+                           "created_at": str}, pk="id", not_null={"name", "query", "side"})
+    db["trackers"].create_index(["name"], unique=True)
+    db["tracker_hits"].create(
+        {"tracker_id": int, "call_id": int, "utterance_id": int, "start_s": float},
+        pk=("tracker_id", "utterance_id"),
+        foreign_keys=[("tracker_id", "trackers", "id"), ("call_id", "calls", "id"),
+                      ("utterance_id", "utterances", "id")],
+    )
+    db["tracker_hits"].create_index(["call_id"])
+    db["trackers"].insert_all(
+        {"name": n, "query": q, "side": side, "created_at": now_iso()}
+        for n, q, side in DEFAULT_TRACKERS)
+
+
 # Append only: a migration, once released, is never edited or reordered.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_speakers", _m0002_speakers),
+    ("0003_trackers", _m0003_trackers),
 ]
 
 
@@ -134,7 +168,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self.migrate()
+        self.just_applied = self.migrate()  # what this open migrated, for derived backfills
 
     @property
     def db(self) -> sqlite_utils.Database:

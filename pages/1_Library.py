@@ -3,6 +3,7 @@
 import streamlit as st
 
 from app_support import CALL_PAGE, fmt_time, open_library
+from clipstudio import trackers
 from clipstudio.models import OUTCOMES
 
 st.set_page_config(page_title="Library · ClipStudio", page_icon="🎧", layout="wide")
@@ -16,12 +17,18 @@ outcome = f2.selectbox("Outcome", ["Any outcome", *OUTCOMES], key="lib_outcome")
 date_from = f3.date_input("From", value=None, key="lib_from")
 date_to = f4.date_input("To", value=None, key="lib_to")
 
+names = [t.name for t in trackers.trackers(lib)]
+wanted = st.multiselect("Calls where trackers fired", names, key="lib_trackers",
+                        placeholder="Any call (pick trackers such as Price objection)")
+
 calls = lib.calls(
     rep=None if rep == "All reps" else rep,
     outcome=None if outcome == "Any outcome" else outcome,
     date_from=date_from.isoformat() if date_from else None,
     date_to=date_to.isoformat() if date_to else None,
+    trackers=wanted,
 )
+hits = trackers.counts(lib)
 st.caption(f"{len(calls)} call{'s' if len(calls) != 1 else ''} · "
            f"{sum(c.duration_s for c in calls) / 3600:.1f} hours")
 if not calls:
@@ -39,6 +46,7 @@ rows = [
         "outcome": c.outcome,
         "length": fmt_time(c.duration_s),
         "audio": "stereo" if c.channels >= 2 else "mono",
+        "trackers": " · ".join(f"{name} ×{n}" for name, n in hits.get(c.id, {}).items()),
     }
     for c in calls
 ]

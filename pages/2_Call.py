@@ -17,8 +17,9 @@ from app_support import (
     open_library,
     show_flash,
     speaker_tag,
+    timeline_chart,
 )
-from clipstudio import ClipStudioError, NotFoundError
+from clipstudio import ClipStudioError, NotFoundError, trackers
 from clipstudio.models import OUTCOMES
 from clipstudio.speakers import ROLES
 
@@ -71,7 +72,22 @@ except (FileNotFoundError, OSError):
 if start:
     st.caption(f"Playing from {fmt_time(start)}")
 
-tab_t, tab_s, tab_m = st.tabs(["Transcript", "Speakers", "Details"])
+moments = trackers.call_hits(lib, call.id)
+st.altair_chart(timeline_chart(transcript, moments), key="call_timeline")
+
+tab_t, tab_k, tab_s, tab_m = st.tabs(["Transcript", "Moments", "Speakers", "Details"])
+with tab_k:
+    if not moments:
+        st.caption("No tracker fired in this call.")
+    for i, h in enumerate(moments):
+        left, right = st.columns([1, 9])
+        if left.button(f"▶ {fmt_time(h.start_s)}", key=f"call_moment_{i}",
+                       help="Play the call from two seconds before this moment"):
+            st.session_state[state_key] = max(0.0, h.start_s - 2)
+            st.session_state[f"call_{call.id}_autoplay"] = True
+            st.query_params["t"] = str(int(max(0.0, h.start_s - 2)))
+            st.rerun()
+        right.markdown(f"**{h.tracker}** · {h.speaker or 'unknown'}: {h.text}")
 with tab_t:
     for u in transcript.utterances:
         left, right = st.columns([1, 9])
