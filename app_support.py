@@ -86,25 +86,22 @@ ROLE_HEX = {"rep": "#1f77b4", "customer": "#ff7f0e"}  # the chart's blue and ora
 
 
 def timeline_chart(transcript, hits):
-    """The call as a strip: who talked when (by role), with tracker hits marked above."""
+    """The call as a strip: who talked when (by role); tracker hits are red ticks across it."""
     import altair as alt
 
     talk = [{"who": u.role or "unknown", "start": u.start_s, "end": u.end_s,
-             "row": "talk", "what": f"{u.speaker or '?'}: {u.text[:80]}"}
+             "what": f"{u.speaker or '?'}: {u.text[:80]}"}
             for u in transcript.utterances]
-    marks = [{"who": h.tracker, "start": h.start_s, "row": "trackers",
-              "what": f"{h.tracker}: {h.text[:80]}"} for h in hits]
+    marks = [{"start": h.start_s, "what": f"{h.tracker}: {h.text[:80]}"} for h in hits]
     domain = [0, max(transcript.call.duration_s, 1.0)]
-    bars = alt.Chart(alt.Data(values=talk)).mark_bar(height=14).encode(
+    bars = alt.Chart(alt.Data(values=talk)).mark_bar(height=16).encode(
         x=alt.X("start:Q", title="seconds", scale=alt.Scale(domain=domain)), x2="end:Q",
-        y=alt.Y("row:N", title=None, sort=["trackers", "talk"]),
         color=alt.Color("who:N", title=None, scale=alt.Scale(
             domain=["rep", "customer", "unknown"],
             range=[ROLE_HEX["rep"], ROLE_HEX["customer"], "#999999"])),
         tooltip=["what:N"])
-    ticks = alt.Chart(alt.Data(values=marks or [{"start": 0, "row": "trackers", "what": ""}])
-                      ).mark_tick(thickness=3, size=16, color="#d62728",
+    ticks = alt.Chart(alt.Data(values=marks or [{"start": 0, "what": ""}])
+                      ).mark_tick(thickness=3, size=30, color="#d62728",
                                   opacity=1 if marks else 0).encode(
-        x=alt.X("start:Q", scale=alt.Scale(domain=domain)), y=alt.Y("row:N"),
-        tooltip=["what:N"])
-    return (bars + ticks).properties(height=70)
+        x=alt.X("start:Q", scale=alt.Scale(domain=domain)), tooltip=["what:N"])
+    return (bars + ticks).properties(height=66)  # room for the three legend entries

@@ -516,3 +516,54 @@ def test_search_page_reports_a_bad_query(monkeypatch, library_copy):
     at.query_params["q"] = '"unbalanced quote'
     at.run()
     assert at.error and "quote" in at.error[0].value.lower()
+
+
+# Settings -------------------------------------------------------------------------------
+
+SETTINGS_PAGE = "pages/4_Settings.py"
+
+
+def test_settings_add_a_tracker_and_edit_synonyms(monkeypatch, library_copy):
+    from clipstudio import trackers
+    from clipstudio.search import synonyms
+
+    at = start(monkeypatch, library_copy)
+    at.switch_page(SETTINGS_PAGE).run()
+    assert not at.exception, [e.message for e in at.exception]
+    at.text_input(key="tracker_new_name").input("Spending freeze")
+    at.text_input(key="tracker_new_query").input('frozen OR freeze')
+    at.selectbox(key="tracker_new_side").set_value("customer")
+    at.button(key="tracker_add").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    lib = Library(library_copy)
+    assert "Spending freeze" in [t.name for t in trackers.trackers(lib)]
+    assert any("Spending freeze" in c for c in trackers.counts(lib).values())
+
+    at.text_input(key="tracker_new_name").input("Broken")
+    at.text_input(key="tracker_new_query").input('"unclosed')
+    at.button(key="tracker_add").click().run()
+    assert at.error and "unbalanced quote" in at.error[0].value
+    assert "Broken" not in [t.name for t in trackers.trackers(Library(library_copy))]
+
+    at.text_area(key="settings_synonyms").input("budget, spend, funds")
+    at.button(key="settings_synonyms_save").click().run()
+    assert synonyms(Library(library_copy)) == [["budget", "spend", "funds"]]
+
+    at.selectbox(key="settings_left").set_value("customer")
+    at.selectbox(key="settings_right").set_value("rep")
+    at.button(key="settings_channels_save").click().run()
+    assert Library(library_copy).channel_roles() == ("customer", "rep")
+
+
+def test_library_filters_by_tracker(monkeypatch, library_copy):
+    from clipstudio import trackers
+
+    at = start(monkeypatch, library_copy)
+    at.switch_page(LIBRARY_PAGE).run()
+    at.multiselect(key="lib_trackers").set_value(["Price objection"]).run()
+    assert not at.exception, [e.message for e in at.exception]
+    table = at.dataframe(key="lib_table").value
+    expected = Library(library_copy).calls(trackers=["Price objection"])
+    assert len(table) == len(expected) >= 2
+    assert all("Price objection" in cell for cell in table["trackers"])
+    assert set(trackers.counts(Library(library_copy))) >= {c.id for c in expected}

@@ -272,3 +272,30 @@ def test_call_speakers_render_coloured_and_edit(page, app_url, app_library):
     assert saved.name == "Mark Jensen" and saved.role == "customer"
     page.get_by_role("tab", name="Transcript").click()
     page.get_by_text("Mark Jensen", exact=True).first.wait_for()
+
+
+def test_search_finds_an_objection_and_a_hit_opens_the_call(page, app_url, app_library):
+    page.goto(f"{app_url}/Search?q=%22too+expensive%22&role=customer")
+    page.get_by_role("heading", name="Search calls").wait_for()
+    wait_idle(page)
+    page.get_by_text("moment", exact=False).first.wait_for()
+    strong = page.locator("[data-testid='stMarkdownContainer'] strong",
+                          has_text="expensive")
+    assert strong.count() >= 1  # the matched words are highlighted
+    snapshot(page, "search.png")
+    page.locator("button:visible", has_text="Play").first.click()
+    page.wait_for_url("**/Call?*t=*")
+    page.locator("audio").wait_for(state="attached")
+    page.get_by_role("tab", name="Moments").wait_for()
+    page.locator("[data-testid='stVegaLiteChart']").wait_for()  # talk and tracker timeline
+    wait_idle(page)
+    snapshot(page, "call_from_search.png")
+
+
+def test_settings_page_lists_the_trackers(page, app_url):
+    page.goto(f"{app_url}/Settings")
+    page.get_by_role("heading", name="Library settings").wait_for()
+    wait_idle(page)
+    for name in ("Price objection", "Competitor mention", "Timing", "Authority", "Next steps"):
+        page.locator(f"input[value='{name}']").wait_for(state="attached")
+    snapshot(page, "settings.png")
