@@ -215,10 +215,15 @@ def worker_clipstudio(path: str, library: str) -> dict[str, Any]:
     stages.wrap(ci, "_probe", "probe (ffmpeg -i)")
     stages.wrap(cl.Library, "remove_orphan_media", "orphan cleanup")
     stages.wrap(cl.Library, "insert_call", "sqlite insert")
-    stages.wrap(cm.DecodeStream, "close", "wait for ffmpeg (close)")
-    stages.wrap_gen(cm.DecodeStream, "blocks", "read PCM pipe")
+    stages.wrap(ci, "decode_pcm", "decode to PCM file")
+    stages.wrap(cm.PlaybackCopy, "wait", "wait for MP3 playback copy")
+    stages.wrap_gen(cm.Pcm, "blocks", "read PCM blocks")
     stages.wrap_gen(ct.Transcriber, "_transcribe_window", "whisper (windows)")
-    stages.wrap(ci, "_decode_and_transcribe", "decode+transcribe total")
+    stages.wrap(ci, "stereo_gains", "stereo bleed analysis")
+    stages.wrap(ci, "embedded_turns", "voice clustering")
+    stages.wrap(ci, "_centroid", "speaker voice embedding")
+    stages.wrap(ci, "attribute", "transcribe + speakers total")
+    stages.wrap(cl.Library, "_changed", "search index + trackers")
 
     out = Path(library) / "report.json"
     cpu0 = _cpu_total()
@@ -524,7 +529,8 @@ def render(results: list[InputResult], info: dict[str, str], args: argparse.Name
     lines += ["", "## Detail per run", "",
               "Process CPU = user+sys of the whole Python process (+ its ffmpeg children). "
               "Stages are wall seconds inside each step (ClipStudio stages overlap: "
-              "'decode+transcribe total' contains PCM reads and whisper windows).", ""]
+              "'transcribe + speakers total' contains PCM reads, whisper windows and "
+              "speaker work).", ""]
     for r in results:
         lines.append(f"### {r.name} ({r.duration_s:.1f} s)")
         lines.append("")

@@ -41,7 +41,8 @@ FRAME_S = 0.01  # stereo analysis resolution (the gain curve has one value per f
 BLEED_MARGIN_DB = 12.0  # a channel this much quieter than the other (after levelling) is bleed
 ACTIVE_DB = -35.0  # below its own speech level by this much, a channel is not speaking
 PROTECT_S = 0.15  # keep this much around own speech so word edges are never muted
-FAKE_STEREO_RATIO = 1e-3  # |L-R|^2 / (L^2+R^2) below this: the "stereo" file is mono twice
+FAKE_STEREO_RATIO = 1e-3  # |L-R|^2 / (L^2+R^2) below this: the channels carry the same sound
+SAME_SOUND_SHARE = 0.3  # more of the speech than this identical in both: treat as mono
 
 PAUSE_SPLIT_S = 0.25  # a pause this long between words may be a change of speaker
 MAX_STRETCH_S = 6.0  # longer stretches are embedded in pieces (an interruption may hide)
@@ -83,10 +84,12 @@ def utterances_to_annotation(utterances: Sequence[Utterance]) -> Annotation:
 
 # stereo ----------------------------------------------------------------------------------
 
-def _frame_energy_db(pcm: Pcm) -> np.ndarray:
-    """Per-channel energy in dB per 10 ms frame, shape (frames, channels)."""
+def _frame_stats(pcm: Pcm) -> tuple[np.ndarray, np.ndarray]:
+    """Per 10 ms frame: each channel's energy in dB (frames, channels), and whether the
+    channels carry the same sound there (a bridge or recorder mixing both parties into
+    both channels for a while)."""
     hop = int(pcm.sample_rate * FRAME_S)
-    out = []
+    energies, same = [], []
     step = hop * 6000  # one minute at a time
     for i in range(0, len(pcm.data), step):
         block = pcm.data[i:i + step].astype(np.float32) / 32768.0
@@ -94,21 +97,33 @@ def _frame_energy_db(pcm: Pcm) -> np.ndarray:
         if n == 0:
             continue
         frames = block[: n * hop].reshape(n, hop, pcm.channels)
-        out.append(10 * np.log10(np.square(frames).mean(axis=1) + 1e-10))
-    return np.concatenate(out) if out else np.zeros((0, pcm.channels))
+        power = np.square(frames).mean(axis=1)
+        energies.append(10 * np.log10(power + 1e-10))
+        if pcm.channels >= 2:
+            diff = np.square(frames[:, :, 0] - frames[:, :, 1]).mean(axis=1)
+            same.append(diff < FAKE_STEREO_RATIO * (power[:, 0] + power[:, 1]) + 1e-12)
+        else:
+            same.append(np.ones(n, dtype=bool))
+    if not energies:
+        return np.zeros((0, pcm.channels)), np.zeros(0, dtype=bool)
+    return np.concatenate(energies), np.concatenate(same)
+
+
+def _speaking(e: np.ndarray) -> np.ndarray:
+    """Frames where some channel is within ACTIVE_DB of its own speech level."""
+    return (e - np.percentile(e, 95, axis=0) > ACTIVE_DB).any(axis=1)
 
 
 def is_fake_stereo(pcm: Pcm) -> bool:
-    """Two channels carrying the same signal (a mono call saved as stereo)."""
+    """Two channels carrying the same signal for most of the speech (mono saved as stereo,
+    or a recording that mixed both parties into both channels): attribute it as mono."""
     if pcm.channels < 2:
         return True
-    step = pcm.sample_rate * 60
-    diff = total = 0.0
-    for i in range(0, len(pcm.data), step):
-        b = pcm.data[i:i + step].astype(np.float64)
-        diff += float(np.square(b[:, 0] - b[:, 1]).sum())
-        total += float(np.square(b).sum())
-    return total == 0 or diff / total < FAKE_STEREO_RATIO
+    e, same = _frame_stats(pcm)
+    speaking = _speaking(e) if len(e) else np.zeros(0, dtype=bool)
+    if not speaking.any():
+        return True
+    return float(same[speaking].mean()) > SAME_SOUND_SHARE
 
 
 def stereo_gains(pcm: Pcm) -> list[np.ndarray]:
@@ -117,7 +132,7 @@ def stereo_gains(pcm: Pcm) -> list[np.ndarray]:
     Each channel is levelled to its own speech loudness first, so a quiet customer line is
     not mistaken for bleed while both people talk at once.
     """
-    e = _frame_energy_db(pcm)
+    e, same = _frame_stats(pcm)
     if len(e) == 0:
         return [np.ones(1, np.float32) for _ in range(pcm.channels)]
     level = np.percentile(e, 95, axis=0)
@@ -134,6 +149,8 @@ def stereo_gains(pcm: Pcm) -> list[np.ndarray]:
         own = np.convolve(own.astype(float), kernel, mode="same") > 0
         bleed = other_active & ~own
         gain = np.where(bleed, 0.0, 1.0)
+        if c > 0:  # where both channels carry the same sound, transcribe it once
+            gain = np.where(same & active.any(axis=1), 0.0, gain)
         gain = np.convolve(gain, np.ones(3) / 3, mode="same")  # 30 ms ramps, no clicks
         gains.append(gain.astype(np.float32))
     return gains

@@ -245,3 +245,34 @@ def test_rep_profiles(library_copy):
     assert (rep["team"], rep["a_player"], rep["calls"]) == ("Mid-market", 1, 1)
     assert all(c.a_player for c in lib.calls(rep="Tom Baker"))
     assert lib.update_rep("New Hire")["calls"] == 0
+
+
+def _concat(parts: list[Path], dest: Path) -> Path:
+    from clipstudio.media import run_ffmpeg
+
+    args = []
+    for p in parts:
+        args += ["-i", str(p)]
+    inputs = "".join(f"[{i}:a]" for i in range(len(parts)))
+    run_ffmpeg(["-y", *args, "-filter_complex", f"{inputs}concat=n={len(parts)}:v=0:a=1",
+                "-ac", "2", str(dest)])
+    return dest
+
+
+def test_stretches_where_both_channels_carry_the_same_sound_are_transcribed_once(tmp_path):
+    stereo = cut(SAMPLES / "pine_valley_competitor.mp3", tmp_path / "a.wav", 0, 45, "-ac", "2")
+    doubled = cut(SAMPLES / "acme_discovery.mp3", tmp_path / "b.wav", 0, 15, "-ac", "2")
+    mixed = _concat([stereo, doubled], tmp_path / "mixed.wav")
+    lib = Library(tmp_path / "lib")
+    call_id = lib.ingest([mixed]).ingested[0].call_id
+    assert lib.call(call_id).diarization == "stereo"
+    tail = [w for u in lib.transcript(call_id).utterances for w in u.words if w.start_s > 45.5]
+    texts = " ".join(w.text.lower() for w in tail)
+    assert texts.count("summit") == 1, texts  # "...this is Dana from Summit" once, not twice
+
+    mostly_doubled = _concat(
+        [cut(SAMPLES / "acme_discovery.mp3", tmp_path / "c.wav", 0, 40, "-ac", "2"),
+         cut(SAMPLES / "pine_valley_competitor.mp3", tmp_path / "d.wav", 0, 10, "-ac", "2")],
+        tmp_path / "mostly.wav")
+    pcm = decode_pcm(mostly_doubled, tmp_path / "m.raw", channels=2)
+    assert is_fake_stereo(pcm)
