@@ -59,26 +59,6 @@ def run_ffmpeg(args: list[str], *, path: str | None = None, what: str = "ffmpeg 
     return proc.stderr
 
 
-@contextlib.contextmanager
-def atomic_output(final: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``final``; rename it into place only on success.
-
-    A crash or an error leaves no half-written file under the final name. The temporary
-    name carries our pid so a cleanup can tell a dead writer's leftovers from a live one's.
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".tmp-{os.getpid()}-", suffix=final.suffix, dir=final.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def remove_stale_temp_files(folder: Path) -> int:
     """Delete ``.tmp-PID-*`` files and folders whose writer is gone. Returns how many."""
     removed = 0

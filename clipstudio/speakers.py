@@ -1,7 +1,8 @@
 """Who said what: speaker turns for every call, from the channel layout or the voices.
 
-Three backends produce speaker turns as a ``pyannote.core.Annotation`` (the one
-interchange type), and words are then attributed to those turns:
+Three backends. The voice-based ones produce speaker turns as a
+``pyannote.core.Annotation`` (the interchange type) and words are attributed to those
+turns; the stereo one knows each word's speaker from its channel directly:
 
 - ``stereo``: dual-channel recordings (Zoom, dialers, telephony) put each party on its own
   channel. Each channel is transcribed separately, so overlapping speech keeps both
@@ -69,17 +70,6 @@ class Attribution:
     method: str
     utterances: tuple[Utterance, ...]  # .speaker holds the Speaker.label
     speakers: tuple[Speaker, ...]
-
-    def annotation(self) -> Annotation:
-        return utterances_to_annotation(self.utterances)
-
-
-def utterances_to_annotation(utterances: Sequence[Utterance]) -> Annotation:
-    ann = Annotation()
-    for i, u in enumerate(utterances):
-        if u.speaker is not None and u.end_s > u.start_s:
-            ann[Segment(u.start_s, u.end_s), i] = u.speaker
-    return ann
 
 
 # stereo ----------------------------------------------------------------------------------

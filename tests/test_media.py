@@ -13,7 +13,6 @@ from pydub import AudioSegment
 from clipstudio import MediaError
 from clipstudio.media import (
     PlaybackCopy,
-    atomic_output,
     decode_pcm,
     ffmpeg_exe,
     probe,
@@ -58,18 +57,6 @@ def test_run_ffmpeg_error_carries_stderr_tail(tmp_path):
         run_ffmpeg(["-i", str(tmp_path / "missing.wav"), str(tmp_path / "out.wav")])
     assert "No such file or directory" in info.value.stderr_tail
     assert "No such file" in str(info.value)
-
-
-def test_atomic_output_leaves_nothing_on_failure(tmp_path):
-    final = tmp_path / "clip.mp3"
-    with pytest.raises(RuntimeError), atomic_output(final) as tmp:
-        tmp.write_bytes(b"half")
-        raise RuntimeError("crash while writing")
-    assert list(tmp_path.iterdir()) == []
-    with atomic_output(final) as tmp:
-        tmp.write_bytes(b"whole")
-    assert final.read_bytes() == b"whole"
-    assert [p.name for p in tmp_path.iterdir()] == ["clip.mp3"]
 
 
 def test_stale_temp_files_of_dead_writers_are_removed(tmp_path):
