@@ -10,6 +10,7 @@ Folder layout::
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -19,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError, NotFoundError
-from .ingest import IngestOptions, ProgressFn, ingest_paths
+from .ingest import IngestOptions, ProgressFn, file_sha256, ingest_paths
 from .media import MediaInfo, remove_stale_temp_files
 from .metadata import parse_date, parse_outcome
 from .models import Call, CallMeta, CallSpeaker, IngestReport, Transcript, Utterance, Word
@@ -78,6 +79,11 @@ class Library:
     def reindex(self, on_progress: Callable[[float], None] | None = None) -> int:
         """Rebuild the search index from SQLite; returns the number of utterances indexed."""
         return self.index.rebuild(on_progress=on_progress)
+
+    def _clip_changed(self, call_id: int) -> None:
+        """Keep derived views in step after one of a call's clips was made, edited or
+        deleted: a call's index documents include its clips and their tags."""
+        self.index.index_call(call_id)
 
     def _changed(self, call_id: int) -> None:
         """Keep derived views in step after a committed change to a call: the search
@@ -204,6 +210,28 @@ class Library:
                 os.replace(tmp, final)
         self._changed(int(call_id))
         return int(call_id)
+
+    def relink_media(self, call_id: int | str, path: str | Path) -> Call:
+        """Put a copy of a call's original recording back after it went missing.
+
+        The file must be the same recording (same SHA-256 as at ingest), so clips keep
+        pointing at the moments they were cut from.
+        """
+        call = self.call(call_id)
+        src = Path(path)
+        if not src.is_file():
+            raise InputError(f"{src} is not a file")
+        if file_sha256(src) != call.sha256:
+            raise InputError(f"{src} is not the recording of call {call.id} (its content "
+                             "differs from the file that was ingested)")
+        dest = Path(call.media_path)
+        tmp = dest.with_name(f".tmp-{os.getpid()}-relink{dest.suffix}")
+        try:
+            shutil.copyfile(src, tmp)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return call
 
     def remove_orphan_media(self, min_age_s: float = 60.0) -> int:
         """Delete media no call refers to (a crash between rename and commit), and dead temps."""

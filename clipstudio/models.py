@@ -141,3 +141,81 @@ class Progress:
     done: int
     total: int
     stage: str
+
+
+RATINGS = ("good", "poor", "neutral")
+CLIP_FORMATS = ("mp3", "m4a", "opus", "wav")
+
+
+@dataclass(frozen=True)
+class ClipWord:
+    """A word of a clip. ``index`` is the word's number in the call's transcript (what
+    redaction ranges refer to); times are relative to the clip's start."""
+
+    index: int
+    text: str
+    start_s: float
+    end_s: float
+    speaker: str | None
+    role: str | None
+    redacted: bool = False
+
+
+@dataclass(frozen=True)
+class ClipLine:
+    """Consecutive words of one speaker inside a clip; redacted words read ``[redacted]``."""
+
+    speaker: str | None
+    role: str | None
+    start_s: float
+    end_s: float
+    text: str
+    words: tuple[ClipWord, ...]
+
+
+@dataclass(frozen=True)
+class ClipSpeaker:
+    name: str
+    role: str | None
+
+
+@dataclass(frozen=True)
+class Clip:
+    """A moment cut from a call: a normalised audio file plus what trainers know about it."""
+
+    id: int
+    call_id: int
+    call_title: str
+    title: str
+    start_s: float  # in the call's time, after snapping to words and padding
+    end_s: float
+    format: str
+    stereo: bool
+    path: str  # absolute path of the clip file
+    rating: str
+    notes: str
+    skills: tuple[str, ...]
+    messages: tuple[str, ...]
+    speakers: tuple[ClipSpeaker, ...]
+    rep: str | None
+    a_player: bool  # the rep's profile says A-player (read live, not copied)
+    redactions: tuple[tuple[int, int], ...]  # call word index ranges, inclusive
+    first_word: int
+    last_word: int
+    created_at: str
+    updated_at: str
+
+    @property
+    def duration_s(self) -> float:
+        return round(self.end_s - self.start_s, 3)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A skill or message in the library's taxonomy."""
+
+    id: int
+    kind: str  # skill or message
+    name: str
+    description: str
+    clips: int  # how many clips carry it

@@ -154,11 +154,122 @@ def _m0003_trackers(db: sqlite_utils.Database) -> None:
         for n, q, side in DEFAULT_TRACKERS)
 
 
+DEFAULT_SKILLS = (
+    ("Rapport", "Building trust and a personal connection early in the call."),
+    ("Discovery questions", "Open questions that uncover the customer's problem, its cost and "
+     "who is affected."),
+    ("Active listening", "Playing back what the customer said, follow-up questions, letting "
+     "them finish."),
+    ("Value articulation", "Tying the product to the customer's own problem and numbers."),
+    ("Objection handling: price", "\"Too expensive\", \"over budget\": reframing cost as "
+     "value instead of discounting."),
+    ("Objection handling: competitor", "\"We already use X\": staying curious, finding the "
+     "gap, positioning alongside."),
+    ("Objection handling: timing", "\"Not right now\", \"next quarter\": the cost of "
+     "waiting, smaller first steps."),
+    ("Objection handling: authority", "\"I need to check with my boss\": learning who "
+     "decides and equipping the champion."),
+    ("Negotiation", "Trading concessions for commitments; holding price."),
+    ("Next steps and closing", "Agreeing a concrete next step with a date, or asking for "
+     "the business."),
+)
+DEFAULT_MESSAGES = (
+    ("Faster ramp", "Example: new reps reach quota sooner because they learn from real "
+     "calls. Replace with your own value propositions."),
+    ("Cost of inaction", "Example: what waiting another quarter costs the customer."),
+)
+
+
+def _m0004_clips(db: sqlite_utils.Database) -> None:
+    """Clips cut from calls, and the skill and message taxonomies they are tagged with."""
+    db["clips"].create(
+        {
+            "id": int,
+            "call_id": int,
+            "title": str,
+            "start_s": float,  # snapped, padded bounds in the call's time
+            "end_s": float,
+            "first_word": int,  # call word idx of the first and last word inside
+            "last_word": int,
+            "format": str,  # mp3, m4a, opus, wav
+            "stereo": int,  # 1 = channels kept, 0 = balanced mono mix
+            "file": str,  # name in library/clips/
+            "rating": str,  # good, poor, neutral
+            "notes": str,
+            "redactions": str,  # JSON list of [first, last] call word idx ranges
+            "pad_before_s": float,
+            "pad_after_s": float,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("call_id", "calls", "id")],
+        not_null={"call_id", "title", "start_s", "end_s", "format", "file", "rating"},
+        defaults={"rating": "neutral", "notes": "", "redactions": "[]", "stereo": 0},
+    )
+    db["clips"].create_index(["call_id"])
+    db["tags"].create({"id": int, "kind": str, "name": str, "description": str,
+                       "created_at": str}, pk="id", not_null={"kind", "name"})
+    db["tags"].create_index(["kind", "name"], unique=True)
+    db["clip_tags"].create({"clip_id": int, "tag_id": int}, pk=("clip_id", "tag_id"),
+                           foreign_keys=[("clip_id", "clips", "id"), ("tag_id", "tags", "id")])
+    db["clip_tags"].create_index(["tag_id"])
+    stamp = now_iso()
+    db["tags"].insert_all(
+        [{"kind": "skill", "name": n, "description": d, "created_at": stamp}
+         for n, d in DEFAULT_SKILLS]
+        + [{"kind": "message", "name": n, "description": d, "created_at": stamp}
+           for n, d in DEFAULT_MESSAGES])
+
+
+def _m0005_playlists(db: sqlite_utils.Database) -> None:
+    """Playlists of clips in sections, side-by-side comparisons, and learners' progress."""
+    db["playlists"].create({"id": int, "title": str, "description": str, "audience": str,
+                            "created_at": str, "updated_at": str}, pk="id",
+                           not_null={"title"}, defaults={"description": "", "audience": ""})
+    db["playlist_items"].create(
+        {
+            "id": int,
+            "playlist_id": int,
+            "position": int,
+            "section": str,
+            "kind": str,  # clip or comparison
+            "clip_id": int,  # the clip of a clip item; NULL for comparisons
+            "title": str,  # a comparison's title ("Price: A-player vs discounting")
+            "note": str,  # the trainer's note: what to listen for
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("playlist_id", "playlists", "id"), ("clip_id", "clips", "id")],
+        not_null={"playlist_id", "position", "kind"},
+        defaults={"section": "", "note": "", "title": ""},
+    )
+    db["playlist_items"].create_index(["playlist_id", "position"])
+    db["playlist_items"].create_index(["clip_id"])
+    db["comparison_clips"].create(
+        {"item_id": int, "position": int, "clip_id": int, "note": str},
+        pk=("item_id", "position"),
+        foreign_keys=[("item_id", "playlist_items", "id"), ("clip_id", "clips", "id")],
+        defaults={"note": ""},
+    )
+    db["comparison_clips"].create_index(["clip_id"])
+    db["learner_progress"].create(
+        {"learner": str, "playlist_id": int, "item_id": int, "played": int, "done": int,
+         "reflection": str, "updated_at": str},
+        pk=("learner", "item_id"),
+        foreign_keys=[("playlist_id", "playlists", "id"), ("item_id", "playlist_items", "id")],
+        defaults={"played": 0, "done": 0, "reflection": ""},
+    )
+    db["learner_progress"].create_index(["playlist_id"])
+
+
 # Append only: a migration, once released, is never edited or reordered.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("0001_initial", _m0001_initial),
     ("0002_speakers", _m0002_speakers),
     ("0003_trackers", _m0003_trackers),
+    ("0004_clips", _m0004_clips),
+    ("0005_playlists", _m0005_playlists),
 ]
 
 
