@@ -10,11 +10,13 @@ from clipstudio.models import Progress
 
 __all__ = [
     "fmt_time", "open_library", "progress_reporter", "flash", "show_flash", "speaker_tag",
-    "diarization_label", "CALL_PAGE", "LIBRARY_PAGE",
+    "diarization_label", "CALL_PAGE", "LIBRARY_PAGE", "CLIP_EDITOR_PAGE", "CLIPS_PAGE",
 ]
 
 CALL_PAGE = "pages/2_Call.py"
 LIBRARY_PAGE = "pages/1_Library.py"
+CLIP_EDITOR_PAGE = "pages/5_Clip_editor.py"
+CLIPS_PAGE = "pages/6_Clips.py"
 
 
 def open_library() -> Library:

@@ -349,11 +349,13 @@ def cpu_jiffies() -> tuple[int, int]:
     return sum(vals[:8]) - idle, sum(vals[:8])
 
 
-def build_long_call(sources: list[Path], minutes: float, out: Path) -> Path:
+def build_long_call(sources: list[Path], minutes: float, out: Path, channels: int = 2) -> Path:
     """Concatenate sample calls (cycling through them) into one ``minutes``-long MP3.
 
-    Written as 44.1 kHz stereo 64 kbps MP3, a common export format of meeting tools.
+    Written as 44.1 kHz 64 kbps MP3 (stereo by default), a common export format of meeting
+    tools.
     """
+    layout = "stereo" if channels == 2 else "mono"
     target = minutes * 60
     durations = [duration_of(p) for p in sources]
     inputs: list[Path] = []
@@ -367,7 +369,7 @@ def build_long_call(sources: list[Path], minutes: float, out: Path) -> Path:
     for p in inputs:
         cmd += ["-i", str(p)]
     norm = "".join(
-        f"[{k}:a:0]aresample=44100,aformat=sample_fmts=fltp:channel_layouts=stereo[a{k}];"
+        f"[{k}:a:0]aresample=44100,aformat=sample_fmts=fltp:channel_layouts={layout}[a{k}];"
         for k in range(len(inputs))
     )
     joined = "".join(f"[a{k}]" for k in range(len(inputs)))

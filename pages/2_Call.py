@@ -10,6 +10,7 @@ from datetime import date
 import streamlit as st
 
 from app_support import (
+    CLIP_EDITOR_PAGE,
     LIBRARY_PAGE,
     diarization_label,
     flash,
@@ -69,8 +70,12 @@ try:
              autoplay=st.session_state.get(f"call_{call.id}_autoplay", False))
 except (FileNotFoundError, OSError):
     st.error(f"The playback file for this call is missing: {call.playback_path}")
+p_note, p_clip = st.columns([4, 1])
 if start:
-    st.caption(f"Playing from {fmt_time(start)}")
+    p_note.caption(f"Playing from {fmt_time(start)}")
+if p_clip.button("✂ Cut a clip here", key="call_cut_clip",
+                 help="Open the clip editor at this point of the call"):
+    st.switch_page(CLIP_EDITOR_PAGE, query_params={"call": str(call.id), "t": f"{start:.2f}"})
 
 moments = trackers.call_hits(lib, call.id)
 st.altair_chart(timeline_chart(transcript, moments), key="call_timeline")

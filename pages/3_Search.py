@@ -6,7 +6,7 @@ shared; a hit opens the call two seconds before the moment.
 
 import streamlit as st
 
-from app_support import CALL_PAGE, fmt_time, open_library
+from app_support import CALL_PAGE, CLIP_EDITOR_PAGE, fmt_time, open_library
 from clipstudio import ClipStudioError
 from clipstudio.models import OUTCOMES
 from clipstudio.search import context, grouped
@@ -83,5 +83,6 @@ for group in calls:
                             help="Open the call two seconds before this moment"):
                 st.switch_page(CALL_PAGE, query_params=moment)
             if right.button("✂ Cut a clip", key=f"search_clip_{key}",
-                            help="Open the call at this moment to cut a clip from it"):
-                st.switch_page(CALL_PAGE, query_params=moment)
+                            help="Open the clip editor at this moment"):
+                st.switch_page(CLIP_EDITOR_PAGE, query_params={
+                    "call": str(hit.call_id), "t": f"{hit.start_s:.2f}"})

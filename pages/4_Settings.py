@@ -4,6 +4,7 @@ import streamlit as st
 
 from app_support import flash, open_library, show_flash
 from clipstudio import ClipStudioError, trackers
+from clipstudio import clips as C
 from clipstudio.search import format_synonyms, set_synonyms, synonyms
 from clipstudio.speakers import ROLES
 
@@ -78,3 +79,42 @@ with st.form("channels_form"):
     if st.form_submit_button("Save channels", key="settings_channels_save"):
         attempt(lambda: lib.set_channel_roles(left, right),
                 "Saved: applies to stereo calls added from now on")
+
+st.subheader("Skills and messages")
+st.caption("The taxonomies clips are tagged with. Skills are what a rep does well or badly; "
+           "messages are your value propositions.")
+for kind, label in (("skill", "Skills"), ("message", "Messages")):
+    with st.expander(f"{label} ({len(C.tags(lib, kind))})"):
+        for t in C.tags(lib, kind):
+            with st.form(f"tag_form_{t.id}", border=False):
+                c1, c2, c3, c4 = st.columns([3, 6, 1, 1], vertical_alignment="bottom")
+                name = c1.text_input("Name", t.name, key=f"tag_name_{t.id}")
+                description = c2.text_input("Description", t.description,
+                                            key=f"tag_description_{t.id}")
+                if c3.form_submit_button("Save", key=f"tag_save_{t.id}"):
+                    attempt(lambda t=t, n=name, d=description: C.save_tag(
+                        lib, t.kind, n, d, tag_id=t.id), f"Saved {name!r}")
+                if c4.form_submit_button("Delete", key=f"tag_delete_{t.id}",
+                                         help=f"{t.clips} clip(s) carry it; they lose the tag"):
+                    attempt(lambda t=t: C.delete_tag(lib, t.id), f"Deleted {t.name!r}")
+        with st.form(f"tag_new_{kind}"):
+            c1, c2 = st.columns([3, 7])
+            name = c1.text_input(f"New {kind}", key=f"tag_new_name_{kind}")
+            description = c2.text_input("Description", key=f"tag_new_description_{kind}")
+            if st.form_submit_button(f"Add {kind}", key=f"tag_add_{kind}"):
+                attempt(lambda k=kind, n=name, d=description: C.save_tag(lib, k, n, d),
+                        f"Added {kind} {name!r}")
+
+st.subheader("Clips")
+with st.form("clip_settings_form"):
+    before, after = C.setting_pads(lib)
+    c1, c2, c3 = st.columns(3)
+    pad_before = c1.number_input("Padding before the first word (s)", 0.0, 5.0, before,
+                                 step=0.1, key="settings_pad_before")
+    pad_after = c2.number_input("Padding after the last word (s)", 0.0, 5.0, after, step=0.1,
+                                key="settings_pad_after")
+    max_s = c3.number_input("Longest clip (s)", 1.0, 7200.0, C.max_clip_s(lib), step=30.0,
+                            key="settings_clip_max")
+    if st.form_submit_button("Save clip settings", key="settings_clip_save"):
+        attempt(lambda: C.set_clip_settings(lib, pad_before_s=pad_before, pad_after_s=pad_after,
+                                            max_s=max_s), "Clip settings saved")

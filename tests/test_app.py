@@ -567,3 +567,157 @@ def test_library_filters_by_tracker(monkeypatch, library_copy):
     assert len(table) == len(expected) >= 2
     assert all("Price objection" in cell for cell in table["trackers"])
     assert set(trackers.counts(Library(library_copy))) >= {c.id for c in expected}
+
+
+# Clips ----------------------------------------------------------------------------------
+
+CLIP_EDITOR = "pages/5_Clip_editor.py"
+CLIPS_PAGE = "pages/6_Clips.py"
+PRICE = "Objection handling: price"
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_search_hit_to_a_tagged_rated_clip_found_again_by_skill(monkeypatch, library_copy):
+    from clipstudio import clips as C
+
+    at = start(monkeypatch, library_copy)
+    at.switch_page(SEARCH_PAGE)
+    at.query_params["q"] = '"too expensive"'
+    at.query_params["role"] = "customer"
+    ok(at.run())
+    lib = Library(library_copy)
+    maple = next(c for c in lib.calls() if "Maple" in c.title)
+    cut = [b for b in at.button if b.key.startswith(f"search_clip_{maple.id}_")]
+    assert cut, [b.key for b in at.button]
+    ok(cut[0].click().run())
+    assert at.query_params["call"] in (str(maple.id), [str(maple.id)])
+    # AppTest reruns the page it was switched to by the test, so follow the switch
+    ok(at.switch_page(CLIP_EDITOR).run())
+    assert at.title[0].value == "Cut a clip"
+    tag = f"{maple.id}_new"
+    first, last = at.select_slider[0].value
+    chosen = " ".join(w.text for w in C.call_words(lib, maple.id)
+                      if first <= w.index <= last)
+    assert "too expensive" in chosen  # the hit's line is preselected, whole
+    at.text_input(key=f"clip_title_{tag}").input("Discounting at the first push-back")
+    at.multiselect(key=f"clip_skills_{tag}").select(PRICE)
+    at.radio(key=f"clip_rating_{tag}").set_value("poor")
+    at.text_area(key=f"clip_notes_{tag}").input("Compare with Marcus on Blue River")
+    ok(at.button(key=f"clip_save_{tag}").click().run())
+    clips = C.list_clips(lib, skill=PRICE)
+    assert [c.title for c in clips] == ["Discounting at the first push-back"]
+    clip = clips[0]
+    assert clip.rating == "poor" and Path(clip.path).is_file()
+    assert clip.first_word == first and clip.last_word == last
+    assert any(m.value.startswith("**Saved:**") for m in at.markdown)
+    # ...and finds it again by skill on the Clips page
+    at.switch_page(CLIPS_PAGE)
+    ok(at.run())
+    at.selectbox(key="clips_skill").set_value(PRICE)
+    ok(at.run())
+    assert at.caption[0].value == "1 clip"
+    assert "Discounting at the first push-back" in texts(at.markdown)
+    at.selectbox(key="clips_rating").set_value("good")
+    ok(at.run())
+    assert at.caption[0].value == "0 clips"
+
+
+def test_clip_editor_start_end_buttons_and_redaction(monkeypatch, library_copy):
+    from clipstudio import clips as C
+
+    lib = Library(library_copy)
+    call = next(c for c in lib.calls() if "Blue River" in c.title)
+    at = start(monkeypatch, library_copy)
+    at.switch_page(CLIP_EDITOR)
+    at.query_params["call"] = str(call.id)
+    at.query_params["t"] = "20"
+    ok(at.run())
+    tag = f"{call.id}_new"
+    starts = [b for b in at.button if b.key.startswith(f"clip_start_{tag}_")]
+    ends = [b for b in at.button if b.key.startswith(f"clip_end_{tag}_")]
+    assert len(starts) == len(ends) > 3
+    ok(starts[2].click().run())
+    first, _ = at.select_slider[0].value
+    ok(at.button(key=f"clip_end_{tag}_3").click().run())
+    first2, last = at.select_slider[0].value
+    assert first2 == first and last > first
+    redact_box = at.multiselect(key=f"clip_redact_{tag}")
+    victim = redact_box.options[1]
+    redact_box.set_value([redact_box.options[1]])
+    ok(at.run())
+    assert "[redacted]" in texts(at.markdown)
+    ok(at.button(key=f"clip_save_{tag}").click().run())
+    clip = C.list_clips(lib)[0]
+    assert (clip.first_word, clip.last_word) == (first, last)
+    assert len(clip.redactions) == 1 and victim.split(" · ", 1)[1] not in clip.title
+
+
+def test_clip_editor_missing_media_offers_relink(monkeypatch, library_copy):
+    from clipstudio import clips as C
+
+    lib = Library(library_copy)
+    call = next(c for c in lib.calls() if "Acme" in c.title)
+    media = Path(call.media_path)
+    moved = library_copy / "copy-of-original.mp3"
+    media.rename(moved)
+    at = start(monkeypatch, library_copy)
+    at.switch_page(CLIP_EDITOR)
+    at.query_params["call"] = str(call.id)
+    ok(at.run())
+    ok(at.button(key=f"clip_save_{call.id}_new").click().run())
+    assert str(media) in at.error[0].value and C.list_clips(lib) == []
+    at.text_input(key="clip_relink_path").input(str(moved))
+    ok(at.button(key="clip_relink_go").click().run())
+    assert media.is_file() and not at.error
+    ok(at.button(key=f"clip_save_{call.id}_new").click().run())
+    assert len(C.list_clips(lib)) == 1
+
+
+def test_clips_page_edit_duplicate_delete(monkeypatch, library_copy):
+    from clipstudio import clips as C
+
+    lib = Library(library_copy)
+    call = next(c for c in lib.calls() if "Acme" in c.title)
+    clip = C.make_clip(lib, call.id, start_s=10, end_s=20)
+    at = start(monkeypatch, library_copy)
+    ok(at.switch_page(CLIPS_PAGE).run())
+    at.text_input(key=f"clips_title_{clip.id}").input("Opening the call")
+    at.multiselect(key=f"clips_skills_{clip.id}").set_value(["Rapport"])
+    at.radio(key=f"clips_rating_{clip.id}").set_value("good")
+    ok(at.button(key=f"clips_save_{clip.id}").click().run())
+    saved = C.get_clip(lib, clip.id)
+    assert (saved.title, saved.skills, saved.rating) == ("Opening the call", ("Rapport",),
+                                                         "good")
+    ok(at.button(key=f"clips_copy_{clip.id}").click().run())
+    assert len(C.list_clips(lib)) == 2
+    ok(at.button(key=f"clips_delete_{clip.id}").click().run())
+    assert [c.title for c in C.list_clips(lib)] == ["Opening the call (copy)"]
+    assert not Path(clip.path).exists()
+    copy = C.list_clips(lib)[0]
+    ok(at.button(key=f"clips_recut_{copy.id}").click().run())
+    assert at.query_params["clip"] in (str(copy.id), [str(copy.id)])
+    ok(at.switch_page(CLIP_EDITOR).run())
+    assert at.title[0].value == "Re-cut a clip"
+    assert at.select_slider[0].value == (copy.first_word, copy.last_word)
+
+
+def test_settings_taxonomy_and_clip_padding(monkeypatch, library_copy):
+    from clipstudio import clips as C
+
+    at = start(monkeypatch, library_copy)
+    ok(at.switch_page(SETTINGS_PAGE).run())
+    at.text_input(key="tag_new_name_message").input("Ramp in half the time")
+    at.text_input(key="tag_new_description_message").input("New reps learn from real calls")
+    ok(at.button(key="tag_add_message").click().run())
+    lib = Library(library_copy)
+    assert "Ramp in half the time" in [t.name for t in C.tags(lib, "message")]
+    at.number_input(key="settings_pad_before").set_value(0.5)
+    ok(at.button(key="settings_clip_save").click().run())
+    assert C.setting_pads(lib)[0] == 0.5
+    at.number_input(key="settings_clip_max").set_value(5.0)
+    ok(at.button(key="settings_clip_save").click().run())
+    assert C.max_clip_s(lib) == 5.0
