@@ -72,7 +72,7 @@ def diarization_label(method: str | None) -> str:
     return f"speakers: {DIARIZATION_LABELS.get(method or 'none', method)}"
 
 
-def flash(message: str, icon: str = "✅") -> None:
+def flash(message: str, icon: str = ":material/check_circle:") -> None:
     """A toast for the next run: a page changes something, then reruns to show it."""
     st.session_state["_flash"] = (message, icon)
 

@@ -132,7 +132,7 @@ with right:
     st.markdown(f"> {shown}")
 
 with left:
-    st.markdown("**Transcript** · set the start or end at a line")
+    st.markdown("**Transcript** · ⇤ starts the clip at a line, ⇥ ends it with a line")
     lines: list[list[int]] = []
     for i in window:
         if lines and by_index[lines[-1][-1]].speaker == by_index[i].speaker \
@@ -145,11 +145,11 @@ with left:
             a, b = line[0], line[-1]
             inside = pos[a] <= pos[last] and pos[b] >= pos[first]
             c1, c2, c3 = st.columns([1, 1, 8])
-            if c1.button("Start", key=f"clip_start_{tag}_{n}", help="Start the clip here"):
+            if c1.button("⇤", key=f"clip_start_{tag}_{n}", help="Start the clip at this line"):
                 st.session_state[f"clip_pending_{tag}"] = (a, last if pos[last] >= pos[a]
                                                            else b)
                 st.rerun()
-            if c2.button("End", key=f"clip_end_{tag}_{n}", help="End the clip here"):
+            if c2.button("⇥", key=f"clip_end_{tag}_{n}", help="End the clip with this line"):
                 st.session_state[f"clip_pending_{tag}"] = (first if pos[first] <= pos[b]
                                                            else a, b)
                 st.rerun()
@@ -174,7 +174,7 @@ with st.form(f"clip_form_{tag}"):
     c3, c4, c5 = st.columns([3, 2, 2])
     rating = c3.radio("Practice", RATINGS, horizontal=True,
                       index=RATINGS.index(editing.rating if editing else "neutral"),
-                      format_func=lambda r: {"good": "👍 good", "poor": "👎 poor",
+                      format_func=lambda r: {"good": "good practice", "poor": "poor practice",
                                              "neutral": "neutral"}[r],
                       key=f"clip_rating_{tag}")
     fmt_name = c4.selectbox("Format", CLIP_FORMATS,

@@ -49,7 +49,8 @@ if not found:
     if st.button("Cut a clip", key="clips_new"):
         st.switch_page(CLIP_EDITOR_PAGE)
 
-BADGE = {"good": "🟢 good practice", "poor": "🔴 poor practice", "neutral": "⚪ neutral"}
+BADGE = {"good": ":green-badge[good practice]", "poor": ":red-badge[poor practice]",
+         "neutral": ":gray-badge[neutral]"}
 
 
 def attempt(action, done: str) -> None:

@@ -299,3 +299,68 @@ def test_settings_page_lists_the_trackers(page, app_url):
     for name in ("Price objection", "Competitor mention", "Timing", "Authority", "Next steps"):
         page.locator(f"input[value='{name}']").wait_for(state="attached")
     snapshot(page, "settings.png")
+
+
+def test_insights_page_renders_figures_pictures_and_candidates(page, app_url, app_library):
+    lib = Library(app_library)
+    by_name = {c.source_name: c for c in lib.calls()}
+
+    page.goto(f"{app_url}/Insights")
+    page.get_by_role("heading", name="Conversation insights").wait_for()
+    wait_idle(page)
+    sync_api.expect(page.locator("[data-testid='stVegaLiteChart']:visible")).to_have_count(3)
+    page.get_by_text("Dana Lee", exact=True).first.wait_for(state="attached")
+    page.get_by_text("Green line: top performers talk 43%", exact=False).wait_for()
+    snapshot(page, "insights.png")
+
+    # one call's figures and both pictures, decoded by the browser
+    page.get_by_role("tab", name="Call", exact=True).click()
+    page.locator("[data-testid='stMetric']:visible").first.wait_for()
+    images = page.locator("[data-testid='stImage'] img:visible")
+    sync_api.expect(images).to_have_count(2)
+    widths = images.evaluate_all(
+        "els => els.map(e => e.complete ? e.naturalWidth : 0)")
+    assert widths == [1200, 480], widths  # the timeline strip, then the talk picture
+    snapshot(page, "insights_call.png")
+
+    # the coaching candidates: the poor-practice calls, with moments that open the call
+    page.get_by_role("tab", name="Coaching candidates").click()
+    for name in ("maple_health_pricing.mp3", "redwood_overview.ogg"):
+        page.locator(f".st-key-ins_cand_card_{by_name[name].id}").wait_for()
+    for name in ("acme_discovery.mp3", "blue_river_pricing.mp3"):
+        assert page.locator(f".st-key-ins_cand_card_{by_name[name].id}").count() == 0
+    snapshot(page, "insights_candidates.png")
+    redwood = by_name["redwood_overview.ogg"]
+    page.locator(f".st-key-ins_cand_open_{redwood.id} button:visible").click()
+    page.wait_for_url(f"**/Call?*call={redwood.id}*")
+    page.get_by_role("heading", name=redwood.title).wait_for()
+    assert re.search(r"[?&]t=\d+", page.url)
+
+
+def test_cut_a_clip_in_the_editor_and_play_it_on_the_clips_page(page, app_url, app_library):
+    lib = Library(app_library)
+    call = next(c for c in lib.calls() if c.source_name == "maple_health_pricing.mp3")
+    hit = lib.search('"too expensive"', call_id=call.id).hits[0]
+    page.goto(f"{app_url}/Clip_editor?call={call.id}&t={hit.start_s:.2f}")
+    page.get_by_role("heading", name="Cut a clip").wait_for()
+    wait_idle(page)
+    page.get_by_text("too expensive").first.wait_for()
+    page.locator(f".st-key-clip_title_{call.id}_new input").fill("Price: discounting at once")
+    page.locator(f".st-key-clip_save_{call.id}_new button").click()
+    page.get_by_text("Saved:").wait_for()
+    wait_idle(page)
+    snapshot(page, "clip_editor.png")
+    from clipstudio.clips import list_clips
+
+    clips = [c for c in list_clips(lib) if c.title == "Price: discounting at once"]
+    assert len(clips) == 1
+    page.goto(f"{app_url}/Clips")
+    page.get_by_role("heading", name="Clips").wait_for()
+    wait_idle(page)
+    page.get_by_text("Price: discounting at once").wait_for()
+    duration = page.evaluate(
+        "() => new Promise(r => { const a = document.querySelector('audio');"
+        " if (a.readyState >= 1) r(a.duration); else a.onloadedmetadata = () => r(a.duration);"
+        "})")
+    assert abs(duration - clips[0].duration_s) < 0.2  # the clip file, not the whole call
+    snapshot(page, "clips_page.png")
