@@ -137,7 +137,7 @@ _WH_NEXT = frozenset("if about many much long often else".split())
 _FILLERS = frozenset("so and but then okay ok oh well now also just um uh".split())
 _SUGGEST = (("maybe", "we"), ("maybe", "i"), ("how", "about"), ("what", "about"))
 _SUGGEST_MODALS = frozenset("could can should".split())
-_SENTENCE = re.compile(r"[^.?!]+[.?!]*")
+SENTENCE = re.compile(r"[^.?!]+[.?!]*")
 _WORD = re.compile(r"[a-z']+")
 
 
@@ -180,7 +180,7 @@ def is_question(sentence: str) -> bool:
 
 def count_questions(text: str) -> int:
     """Questions in a stretch of text (see :func:`is_question`)."""
-    return sum(1 for s in _SENTENCE.findall(text) if is_question(s))
+    return sum(1 for s in SENTENCE.findall(text) if is_question(s))
 
 
 # Stats per call -------------------------------------------------------------------------
@@ -734,7 +734,7 @@ def voc_rows(lib: Library, *, tracker: str | None = None, query: str | None = No
     return rows
 
 
-def _cell(value: Any) -> Any:
+def csv_safe(value: Any) -> Any:
     """A cell a spreadsheet shows as text: a string starting with = + - @ (or a tab or a
     carriage return) gets a leading quote, so it is never run as a formula."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
@@ -749,7 +749,7 @@ def voc_csv(rows: Sequence[VocRow]) -> bytes:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(VOC_COLUMNS)
     for r in rows:
-        writer.writerow([_cell(getattr(r, c)) for c in VOC_COLUMNS])
+        writer.writerow([csv_safe(getattr(r, c)) for c in VOC_COLUMNS])
     return buf.getvalue().encode("utf-8-sig")
 
 

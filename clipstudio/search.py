@@ -20,6 +20,16 @@ Why it is built the way it is:
   check per search) and reopened only after a commit, because opening a searcher on a big
   index costs most of a second. (whoosh's ``Searcher.refresh()`` is not used: it shows
   stale deletions, see :meth:`SearchIndex._current_searcher`.)
+* **Phrases run on word pairs.** whoosh checks a phrase by decoding every word's positions
+  in every utterance that holds all its words, in Python: ~100 us per candidate, so a
+  common phrase over a 1,000-call library took most of a second. Each utterance is
+  therefore also indexed as its stemmed word pairs (field ``pairs``: "too expensive" ->
+  ``too expens``, with positions), and :func:`_phrases_on_pairs` runs a two-word phrase as
+  one pair term and a longer one as pairs at fixed offsets (exact: pair *i* sits at
+  word *i*'s position), whose candidates are already nearly all matches. Every search counts its
+  total in the same single pass that ranks (whoosh's block skipping would re-run the whole
+  query to count), and the role/rep/outcome/date filters are cached per searcher as bitsets
+  (see ``bench/search_bench.py`` and ``bench/RESULTS.md``).
 
 Highlights are **Markdown**: matched words are wrapped in ``**...**`` and Markdown
 specials in the transcript (``$ * _`` ...) are backslash-escaped, so a Streamlit page can
@@ -52,7 +62,7 @@ import re
 import shutil
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -60,10 +70,13 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-from whoosh import analysis, fields, index, qparser, query
+from whoosh import analysis, fields, index, qparser, query, scoring
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.filedb.filestore import FileStorage
 from whoosh.lang.porter2 import stem as porter2_stem
+from whoosh.query.spans import Span
 from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length
 
 from .errors import ClipStudioError, InputError
 from .metadata import parse_date, parse_outcome
@@ -71,7 +84,7 @@ from .models import Utterance
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the ``pairs`` field, 2-tier dates
 """Bump when the schema or the analyzer changes: every index is rebuilt on next open."""
 
 INDEX_DIRNAME = "index"
@@ -92,6 +105,10 @@ REPAIR_FRACTION = 0.5
 
 DEFAULT_LIMIT = 50
 
+FILTER_CACHE_SIZE = 64
+"""Filter bitsets kept per searcher (role, rep, outcome, dates, call; ~30 KB each at 250k
+utterances). Dropped whenever the searcher is reopened after a commit."""
+
 DEFAULT_SYNONYMS: list[list[str]] = [
     ["expensive", "pricey", "over budget", "too much", "out of budget"],
     ["price", "cost", "fee"],
@@ -105,7 +122,36 @@ DEFAULT_SYNONYMS: list[list[str]] = [
 """Sales-call vocabulary. Editable per library with :func:`set_synonyms`."""
 
 ANALYZER = analysis.StemmingAnalyzer(stemfn=porter2_stem, stoplist=None)
+
+
+class _PairFilter(analysis.Filter):
+    """Stems -> adjacent stem pairs at the first word's position: "too", "expens" ->
+    "too expens". Positions stay consecutive, so a phrase of pairs is the phrase of words."""
+
+    def __call__(self, tokens: Iterator[Any]) -> Iterator[Any]:
+        prev: str | None = None
+        prev_pos = 0
+        for t in tokens:
+            text, pos = t.text, getattr(t, "pos", 0)
+            if prev is not None:
+                t.text = f"{prev} {text}"
+                if t.positions:
+                    t.pos = prev_pos
+                yield t
+            prev, prev_pos = text, pos
+
+
+PAIR_ANALYZER = ANALYZER | _PairFilter()
 _KEYWORD = analysis.IDTokenizer() | analysis.LowercaseFilter()  # exact but case-insensitive
+
+class _DATE(fields.DATETIME):
+    """DATETIME indexed as 2 terms per value instead of 8: one value per call (a day), so
+    range queries stay cheap, and every utterance carries it (6 fewer postings each)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shift_step = 32
+
 
 FIELD_NAMES = ("text", "title", "role", "rep", "speaker", "account", "outcome", "date", "tags",
                "call_id", "utterance_id")
@@ -118,6 +164,7 @@ def make_schema() -> fields.Schema:
         call_id=fields.ID(stored=True, sortable=True),  # sortable: per-call counts for repair
         idx=fields.STORED,
         text=fields.TEXT(analyzer=ANALYZER, stored=True, phrase=True),
+        pairs=fields.TEXT(analyzer=PAIR_ANALYZER, phrase=True),  # the text again: phrases
         title=fields.TEXT(analyzer=ANALYZER, stored=True),
         rep=fields.ID(analyzer=_KEYWORD, stored=True),
         account=fields.ID(analyzer=_KEYWORD, stored=True),
@@ -125,7 +172,7 @@ def make_schema() -> fields.Schema:
         speaker=fields.ID(analyzer=_KEYWORD, stored=True),
         role=fields.ID(analyzer=_KEYWORD, stored=True),
         tags=fields.KEYWORD(lowercase=True, commas=True, scorable=True, stored=True),
-        date=fields.DATETIME(),
+        date=_DATE(),
         call_date=fields.STORED,  # 'YYYY-MM-DD' as SQLite has it, for display
         start_s=fields.STORED,
         end_s=fields.STORED,
@@ -393,6 +440,115 @@ def _is_null(q: query.Query) -> bool:
     return q is query.NullQuery or type(q).__name__ == "_NullQuery"
 
 
+class _PairsAt(query.SpanNear2):
+    """Terms of the ``pairs`` field at fixed offsets from the first one (see below)."""
+
+    def __init__(self, pairs: Sequence[str], offsets: Sequence[int]) -> None:
+        super().__init__([query.Term("pairs", p) for p in pairs])
+        self.offsets = tuple(offsets)
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(other) and self.offsets == getattr(other, "offsets", None)
+
+    def __hash__(self) -> int:
+        return super().__hash__() ^ hash(self.offsets)
+
+    def __repr__(self) -> str:
+        return f"_PairsAt({[q.text for q in self.qs]!r}, {self.offsets!r})"
+
+    def apply(self, fn: Callable[[query.Query], query.Query]) -> query.Query:
+        return self  # built last, from pair terms only: nothing left to rewrite
+
+    def matcher(self, searcher: Searcher, context: Any = None) -> Any:
+        return _PairsAtMatcher([q.matcher(searcher, context) for q in self.qs], self.offsets)
+
+
+class _PairsAtMatcher(query.SpanNear2.SpanNear2Matcher):
+    """Intersects all the pairs' posting lists first (the rarest pair drives it), then
+    checks their positions only in those few utterances."""
+
+    def __init__(self, ms: list[Any], offsets: tuple[int, ...]) -> None:
+        self.offsets = offsets  # before super().__init__, which looks for the first match
+        super().__init__(ms)
+
+    def copy(self) -> _PairsAtMatcher:
+        return _PairsAtMatcher([m.copy() for m in self.ms], self.offsets)
+
+    def _get_spans(self) -> list[Any]:
+        starts: set[int] | None = None
+        for m, offset in zip(self.ms, self.offsets, strict=True):
+            here = {pos - offset for pos in m.value_as("positions")}
+            starts = here if starts is None else starts & here
+            if not starts:
+                return []
+        assert starts is not None
+        end = self.offsets[-1] + 1
+        return [Span(start, start + end) for start in sorted(starts)]
+
+
+def _phrases_on_pairs(q: query.Query, reader: Any) -> query.Query:
+    """The same query with every exact ``text`` phrase run on the ``pairs`` field.
+
+    "too expensive" becomes the single term ``pairs:"too expens"``. A longer phrase becomes
+    pairs at fixed offsets: every other pair plus the last, which together pin every word
+    to its place, so the match is exact ("not in the budget" -> ``not in`` at p and
+    ``the budget`` at p+2), plus the rarest pair to narrow the candidates. whoosh then
+    checks positions only in the utterances holding all those pairs (nearly all of them
+    matches) instead of in every utterance that has all the words somewhere.
+    """
+    if isinstance(q, query.Phrase):
+        if (type(q) is not query.Phrase or q.fieldname != "text" or q.slop != 1
+                or q.boost != 1.0 or len(q.words) < 2):
+            return q
+        pairs = [f"{a} {b}" for a, b in zip(q.words, q.words[1:], strict=False)]
+        if len(pairs) == 1:
+            return query.Term("pairs", pairs[0])
+        picks = set(range(0, len(pairs), 2)) | {len(pairs) - 1}
+        picks.add(min(range(len(pairs)), key=lambda i: reader.doc_frequency("pairs", pairs[i])))
+        order = sorted(picks)
+        return _PairsAt([pairs[i] for i in order], [i - order[0] for i in order])
+    if q.is_leaf():
+        return q
+    return q.apply(lambda child: _phrases_on_pairs(child, reader))
+
+
+# scoring ------------------------------------------------------------------------------
+_LENGTH_OF_BYTE = [byte_to_length(b) if b else 1 for b in range(256)]
+
+
+class _BM25F(scoring.BM25F):
+    """whoosh's BM25F, same scores, with each document's field length read from a copy of
+    the segment's length column in memory: whoosh reads it through four calls and a file
+    read per matching document, a third of the cost of ranking a common word."""
+
+    def scorer(self, searcher: Searcher, fieldname: str, text: bytes, qf: int = 1) -> Any:
+        scorer = super().scorer(searcher, fieldname, text, qf=qf)
+        if type(scorer) is scoring.BM25FScorer:
+            lengths = _field_lengths(searcher, fieldname)
+            if lengths is not None:
+                table = _LENGTH_OF_BYTE
+                scorer.dfl = lambda docnum: table[lengths[docnum]]
+        return scorer
+
+
+def _field_lengths(searcher: Searcher, fieldname: str) -> bytes | None:
+    """One length byte per document of this (one-segment) searcher, read once and kept on
+    it; None where whoosh's own lookup must do (several segments, another codec)."""
+    cache = searcher.__dict__.setdefault("_clipstudio_lengths", {})
+    if fieldname not in cache:
+        try:
+            reader = searcher.reader()
+            column = reader._perdoc._cached_reader(_lenfield(fieldname), LENGTHS_COLUMN)
+            raw = bytes(column._dbfile.get(column._basepos, column._count * column._fixedlen))
+            cache[fieldname] = raw + bytes(max(0, reader.doc_count_all() - len(raw)) + 1)
+        except Exception:  # private whoosh internals: fall back, never fail
+            cache[fieldname] = None
+    return cache[fieldname]
+
+
+_WEIGHTING = _BM25F()
+
+
 # highlighting -------------------------------------------------------------------------
 _MD_SPECIAL = re.compile(r"([\\`*_$<>\[\]~#|])")
 
@@ -499,6 +655,8 @@ class SearchIndex:
         self._lock = threading.RLock()
         self._ix: index.Index | None = None
         self._searcher: Searcher | None = None
+        self._filters: OrderedDict[str, Any] = OrderedDict()  # bitsets of self._filters_of
+        self._filters_of: Searcher | None = None
         self.last_repair: str | None = None  # why the last open rebuilt/repaired, for the UI
         self.ensure(on_progress=on_progress)
 
@@ -538,7 +696,7 @@ class SearchIndex:
             ix = index.open_dir(str(self.dir))
             if ix.latest_generation() < 0:
                 return "missing"
-            searcher = ix.searcher()
+            searcher = ix.searcher(weighting=_WEIGHTING)
             try:  # touch every segment's lexicon and stored fields: garbage fails here
                 reader = searcher.reader()
                 next(iter(reader.lexicon("call_id")), None)
@@ -593,7 +751,7 @@ class SearchIndex:
     def _reopen(self) -> None:
         self.close()
         self._ix = index.open_dir(str(self.dir))
-        self._searcher = self._ix.searcher()
+        self._searcher = self._ix.searcher(weighting=_WEIGHTING)
 
     def _current_searcher(self) -> Searcher:
         if self._searcher is None:
@@ -603,7 +761,7 @@ class SearchIndex:
             # segment id alone, so deletions committed since stay invisible and a re-indexed
             # call shows up twice. Reopening after a commit is slower but correct.
             if not self._searcher.up_to_date():
-                stale, self._searcher = self._searcher, self._ix.searcher()
+                stale, self._searcher = self._searcher, self._ix.searcher(weighting=_WEIGHTING)
                 stale.close()
         except Exception as exc:  # index deleted or damaged under us: repair, then go on
             log.warning("search index changed under us (%s); checking it", exc)
@@ -705,7 +863,8 @@ class SearchIndex:
             sp = speakers.get(speaker_id)
             doc: dict[str, Any] = {
                 "utterance_id": str(uid), "call_id": str(cid), "idx": idx,
-                "text": text or "", "title": title or "", "call_date": call_date,
+                "text": text or "", "pairs": text or "", "title": title or "",
+                "call_date": call_date,
                 "start_s": start_s, "end_s": end_s,
             }
             for name, value in (("rep", rep), ("account", account), ("outcome", outcome),
@@ -893,6 +1052,28 @@ class SearchIndex:
             return None
         return parts[0] if len(parts) == 1 else query.And(parts)
 
+    def _filter_docs(self, searcher: Searcher, flt: query.Query | None) -> Any:
+        """The filter's documents as a bitset, cached for this searcher (None: no filter).
+
+        Building one costs a pass over a posting list (~60 ms for role=customer on 250k
+        utterances), too much to repeat on every search. Call with ``self._lock`` held.
+        """
+        if flt is None:
+            return None
+        if self._filters_of is not searcher:
+            self._filters.clear()
+            self._filters_of = searcher
+        key = repr(flt)
+        docs = self._filters.get(key)
+        if docs is None:
+            docs = searcher._filter_to_comb(flt)
+            self._filters[key] = docs
+            while len(self._filters) > FILTER_CACHE_SIZE:
+                self._filters.popitem(last=False)
+        else:
+            self._filters.move_to_end(key)
+        return docs
+
     def search(
         self,
         text: str,
@@ -916,7 +1097,14 @@ class SearchIndex:
         flt = self._filter(role, rep, outcome, date_from, date_to, call_id)
         with self._lock:
             searcher = self._current_searcher()
-            results = searcher.search(q, filter=flt, limit=limit)
+            run = _phrases_on_pairs(q, searcher.reader())
+            allow = self._filter_docs(searcher, flt)
+            if allow is not None and not allow:  # whoosh would ignore an empty filter
+                return SearchResult(query=text, total=0, hits=())
+            # optimize=False: rank and count in one pass. With block skipping, whoosh
+            # counts the total by running the whole query a second time (unfiltered when
+            # the filter is empty), which costs more than the skipping saves here.
+            results = searcher.search(run, filter=allow, limit=limit, optimize=False)
             marks = _marks(q, searcher.reader())
             hits = tuple(self._hit(r.fields(), r.score, marks) for r in results)
             return SearchResult(query=text, total=len(results), hits=hits)

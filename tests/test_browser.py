@@ -364,3 +364,98 @@ def test_cut_a_clip_in_the_editor_and_play_it_on_the_clips_page(page, app_url, a
         "})")
     assert abs(duration - clips[0].duration_s) < 0.2  # the clip file, not the whole call
     snapshot(page, "clips_page.png")
+
+
+def test_trainer_builds_a_price_playlist_and_a_learner_plays_it(page, app_url, app_library):
+    """Done-when of the playlists issue: a trainer builds "Handling price objections" with an
+    A-player vs poor-handling comparison in the app; a learner plays it (the player moves on
+    by itself at the end of an item) and their progress shows to the trainer."""
+    from test_playlists import PRICE, make_sample_clips
+
+    from clipstudio import playlists
+
+    lib = Library(app_library)
+    ids = make_sample_clips(lib)
+    page.goto(f"{app_url}/Playlists")
+    page.get_by_role("heading", name="Playlists").wait_for()
+    wait_idle(page)
+    page.locator(".st-key-pl_new_pop button:visible").first.click()
+    page.locator(".st-key-pl_new_title input:visible").fill("Handling price objections")
+    page.locator(".st-key-pl_new_audience input:visible").fill("new AEs, week 1")
+    page.locator(".st-key-pl_new_create button:visible").click()
+    page.get_by_role("heading", name="Handling price objections").wait_for()
+    wait_idle(page)
+    pid = next(p.id for p in playlists.list_playlists(lib)
+               if p.title == "Handling price objections")
+
+    def pick(key: str, text: str) -> None:  # type into a select box, take the first match
+        box = page.locator(f".st-key-{key} input:visible")
+        box.click()
+        box.fill(text)
+        page.get_by_role("option").filter(has_text=text).first.click()
+        wait_idle(page)
+
+    pick("pl_add_clips", "Acme: why now")
+    page.locator(".st-key-pl_add_section_new input:visible").fill("Discovery")
+    page.locator(".st-key-pl_add_note input:visible").fill("open questions first")
+    page.locator(".st-key-pl_add_note input:visible").press("Tab")
+    wait_idle(page)
+    page.locator(".st-key-pl_add button:visible").click()
+    page.get_by_text("Added 1 clip").wait_for()
+    wait_idle(page)
+    assert "Acme: why now" not in page.locator(".st-key-pl_add_clips").inner_text()  # emptied
+
+    page.get_by_role("tab", name="Comparisons").click()
+    page.locator(".st-key-pl_cmp_section_new input:visible").fill("Handling price")
+    page.locator(".st-key-pl_cmp_section_new input:visible").press("Tab")
+    wait_idle(page)
+    pick("pl_sug_skill", PRICE)
+    page.get_by_text("Marcus Reed (A-player and rated good) vs Tom Baker (rated poor)").wait_for()
+    page.locator(f".st-key-pl_sug_add_{ids['good']}_{ids['poor']} button:visible").click()
+    page.get_by_text("Added comparison").first.wait_for()
+    wait_idle(page)
+    pl = playlists.get_playlist(lib, pid)
+    assert [(i.section, i.kind) for i in pl.items] == [("Discovery", "clip"),
+                                                       ("Handling price", "comparison")]
+    cmp_item = pl.items[1]
+    assert [c.id for c in cmp_item.clips] == [ids["good"], ids["poor"]]
+
+    page.get_by_role("tab", name="Build").click()
+    box = page.locator(f".st-key-pl_item_{cmp_item.id}")
+    box.get_by_text("Tom Baker").first.wait_for()
+    cols = box.locator("[data-testid='stColumn']").filter(
+        has=page.locator("[data-testid='stAudio']"))
+    assert cols.count() == 2
+    first, second = cols.nth(0).bounding_box(), cols.nth(1).bounding_box()
+    assert abs(first["y"] - second["y"]) < 2 and second["x"] > first["x"] + 200
+    assert box.get_by_text("Rep talk").count() == 2
+    snapshot(page, "playlists.png")
+
+    # a learner plays it: at the end of item 1 the comparison opens and plays by itself
+    page.goto(f"{app_url}/Learn?playlist={pid}&learner=Ana+Ruiz")
+    page.get_by_role("heading", name="1. Acme: why now").wait_for()
+    wait_idle(page)
+    audio = page.locator("audio").first
+    audio.wait_for(state="attached")
+    audio.evaluate("a => { a.playbackRate = 4; return a.play(); }")
+    page.get_by_role("heading", name=f"2. {cmp_item.title}").wait_for()
+    wait_idle(page)
+    playing = page.locator("audio").first
+    page.wait_for_function("a => !a.paused && a.currentTime > 0", arg=playing.element_handle())
+    prog = playlists.learner_progress(lib, pid, "Ana Ruiz")
+    assert [(i.played, i.done) for i in prog.items] == [(True, False), (False, False)]
+    playing.evaluate("a => a.pause()")
+    page.locator(".st-key-learn_done button:visible").click()
+    page.get_by_text("1 of 2 done").wait_for()
+    wait_idle(page)
+    assert playlists.learner_progress(lib, pid, "Ana Ruiz").done == 1
+    snapshot(page, "learn.png")
+
+    # the trainer sees it
+    page.goto(f"{app_url}/Playlists?playlist={pid}")
+    page.get_by_role("heading", name="Handling price objections").wait_for()
+    wait_idle(page)
+    page.get_by_role("tab", name="Learners").click()
+    grid = page.locator("[data-testid='stDataFrame']")
+    grid.get_by_text("Ana Ruiz", exact=True).wait_for(state="attached")
+    grid.get_by_text("1/2", exact=True).wait_for(state="attached")

@@ -153,7 +153,7 @@ def test_question_rule_survives_lost_question_marks():
     found = missed = false = 0
     for file in FILES:
         for turn in truth(file)["turns"]:
-            for sentence in insights._SENTENCE.findall(turn["text"]):
+            for sentence in insights.SENTENCE.findall(turn["text"]):
                 asked = sentence.strip().endswith("?")
                 seen = insights.is_question(sentence.replace("?", "."))
                 found += asked and seen
