@@ -173,6 +173,10 @@ def render(cases: list[dict], info: dict[str, str], args: argparse.Namespace,
             f"{c['ratio']:.2f}x | {c['p90']['bare']:.3f} | {c['p90']['clipstudio']:.3f} | "
             f"{c['clip_s']:.2f} | {c['loudness']:.1f} (bare {c['bare_loudness']:.1f}) | "
             f"{'yes' if met else 'no'} |")
+    lines += ["", "A naive script's stereo clip lands off target (bare column): `-ac 1` "
+              "mixes the two channels after loudnorm has measured them as stereo, so the mono "
+              "result is quieter than measured. ClipStudio levels each party, mixes, then "
+              "measures the mix it encodes."]
     lines += ["", "Setting the library up (ingest of the long call with its transcript, no "
               "speech-to-text): " + ", ".join(f"{c['name']} {c['ingest_s']:.1f} s"
                                                for c in cases) + "."]

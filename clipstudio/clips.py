@@ -3,8 +3,8 @@
 Bounds snap to word edges so no word is ever cut: every word that overlaps the chosen
 range is taken whole (also the other party's, on stereo calls), then padding is added,
 but never past the middle of the gap to the neighbouring word. Loudness is normalised
-to the spoken-word target (-16 LUFS integrated, -1.5 dBTP) with ffmpeg's two-pass
-``loudnorm`` (measure, then apply linearly), because the single-pass mode pumps audibly.
+to the spoken-word target (-16 LUFS integrated, -1.5 dBTP) in two passes (measure, then
+apply one linear gain; see :func:`_second_pass`), because single-pass normalisation pumps.
 Stereo calls are mixed to *balanced* mono by default: each party's channel is levelled to
 the same speech loudness first, so a quiet customer is not lost under a loud rep.
 
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 TARGET_LUFS = -16.0
 TARGET_TP_DB = -1.5
-TARGET_LRA = 20.0  # wide on purpose: a narrower target makes loudnorm leave linear mode
 PAD_BEFORE_S = 0.3
 PAD_AFTER_S = 0.5
 MAX_CLIP_S = 600.0
@@ -57,6 +56,10 @@ MAX_BALANCE_GAIN = 10.0  # +20 dB at most for a quiet channel
 REDACTED = "[redacted]"
 TAG_KINDS = ("skill", "message")
 
+_OUT_RATE = {"mp3": 44100, "m4a": 44100, "opus": 48000, "wav": 44100}
+# LAME plays back 0.4 LU quieter than what it was given (a -20 dBFS 1 kHz sine measures
+# -41.1 LUFS as WAV and -41.5 as 64 kbps MP3 with this ffmpeg), so MP3 clips get it back.
+_CODEC_GAIN_DB = {"mp3": 0.4}
 # format -> (file extension, ffmpeg muxer, codec arguments for mono, for stereo)
 _ENCODE: dict[str, tuple[str, str, list[str], list[str]]] = {
     "mp3": ("mp3", "mp3", ["-c:a", "libmp3lame", "-b:a", "64k", "-ar", "44100"],
@@ -220,7 +223,7 @@ def _channel_levels(src: Path, start_s: float, duration_s: float) -> tuple[float
 
 def _graph(*, channels: int, keep_stereo: bool, balance: tuple[float, float] | None,
            sample_rate: int, duration_s: float, silence: Sequence[tuple[float, float]],
-           bleep: Sequence[tuple[float, float]], last: str) -> str:
+           bleep: Sequence[tuple[float, float]], out_rate: int, last: str) -> str:
     """The filter graph from the input to ``[out]``: mix, redact, fade, then ``last``."""
     steps = []
     if channels >= 2 and not keep_stereo:
@@ -243,44 +246,76 @@ def _graph(*, channels: int, keep_stereo: bool, balance: tuple[float, float] | N
                   "duration=first:normalize=0[m]")
         src = "[m]"
     fade_out_at = max(0.0, duration_s - FADE_OUT_S)
+    # measured and limited at the rate it is encoded at: resampling after the limiter
+    # would put back overshoots above the ceiling
     graph += (f";{src}afade=t=in:d={FADE_IN_S},afade=t=out:st={fade_out_at:.3f}:"
-              f"d={FADE_OUT_S},{last}[out]")
+              f"d={FADE_OUT_S},aresample={out_rate},{last}[out]")
     return graph
 
 
-def _second_pass(values: dict[str, float]) -> str:
+@dataclass(frozen=True)
+class Loudness:
+    """An EBU R128 / ITU BS.1770 measurement, as ffmpeg's ebur128 filter reports it."""
+
+    integrated_lufs: float
+    true_peak_db: float
+    range_lu: float
+    threshold_lufs: float
+
+
+_SUMMARY = {
+    "integrated_lufs": r"Integrated loudness:\s*I:\s*(-?[\d.]+|-inf) LUFS",
+    "threshold_lufs": r"Integrated loudness:.*?Threshold:\s*(-?[\d.]+|-inf) LUFS",
+    "range_lu": r"LRA:\s*(-?[\d.]+) LU",
+    "true_peak_db": r"True peak:\s*Peak:\s*(-?[\d.]+|-inf) dBFS",
+}
+
+
+def _parse_ebur128(err: str, path: str) -> Loudness:
+    summary = err.rsplit("Summary:", 1)[-1]
+    values = {}
+    for key, pattern in _SUMMARY.items():
+        m = re.search(pattern, summary, re.S)
+        if m is None and key != "true_peak_db":
+            raise MediaError("ffmpeg printed no loudness measurement", path=path,
+                             stderr_tail=_tail(err))
+        values[key] = float(m.group(1)) if m else float("-inf")
+    return Loudness(**values)
+
+
+def _second_pass(loud: Loudness, codec_gain_db: float = 0.0) -> str:
     """The filter that applies the first pass's measurement.
 
-    loudnorm's linear mode is exact, but it only runs when the gain keeps the true peak
-    under -1.5 dBTP; most speech peaks 15-20 dB above its loudness, so it would fall back to
-    dynamic mode, which lands 0.5-1.5 LU off target on short clips and pumps. In that case
-    the same linear gain is applied and the few peaks above the ceiling are limited
-    (alimiter, 2 dB under full scale to leave room for inter-sample peaks), which keeps the
-    integrated loudness on target.
+    The gain that brings the measured loudness to -16 LUFS is applied linearly, which is
+    what loudnorm's two-pass linear mode does. loudnorm only stays linear while that gain
+    keeps the true peak under -1.5 dBTP; most speech peaks 15-20 dB above its loudness, so
+    it would drop to its dynamic mode, which is the single-pass behaviour (it lands 0.5-1.5
+    LU off target on short clips and pumps). Here the same linear gain is kept and only the
+    few peaks above the ceiling are limited (alimiter, 2 dB under full scale to leave room
+    for inter-sample peaks).
     """
-    if not values or not np.isfinite(values["input_i"]) or values["input_i"] <= -70:
+    if not np.isfinite(loud.integrated_lufs) or loud.integrated_lufs <= -70:
         return "anull"  # nothing audible to measure (all redacted or silent): leave it
-    gain_db = TARGET_LUFS - values["input_i"]
-    if values["input_tp"] + gain_db <= TARGET_TP_DB and values["input_lra"] <= TARGET_LRA:
-        return (f"loudnorm=I={TARGET_LUFS}:TP={TARGET_TP_DB}:LRA={TARGET_LRA}:"
-                f"measured_I={values['input_i']}:measured_TP={values['input_tp']}:"
-                f"measured_LRA={values['input_lra']}:"
-                f"measured_thresh={values['input_thresh']}:linear=true")
+    gain_db = TARGET_LUFS - loud.integrated_lufs + codec_gain_db
+    if loud.true_peak_db + gain_db <= TARGET_TP_DB - 0.5:
+        return f"volume={gain_db:.2f}dB"
     ceiling = 10 ** ((TARGET_TP_DB - 0.5) / 20)
     return (f"volume={gain_db:.2f}dB,alimiter=limit={ceiling:.4f}:attack=1:release=40:"
             "level=0:latency=1")
 
 
-_LOUDNORM_JSON = re.compile(r"\{[^{}]*\"input_i\"[^{}]*\}", re.S)
-
-
 def render(src: Path, dest: Path, *, start_s: float, end_s: float, channels: int,
            sample_rate: int, fmt_name: str = "mp3", keep_stereo: bool = False,
            silence: Sequence[tuple[float, float]] = (),
-           bleep: Sequence[tuple[float, float]] = ()) -> dict[str, float]:
-    """Cut ``start_s..end_s`` of ``src`` into ``dest``, normalised; returns loudnorm's
-    first-pass measurement. Redaction ranges are in clip time. ``dest`` only appears
-    complete: ffmpeg writes a temporary name that is renamed into place."""
+           bleep: Sequence[tuple[float, float]] = ()) -> Loudness:
+    """Cut ``start_s..end_s`` of ``src`` into ``dest``, normalised in two passes; returns
+    the first pass's measurement. Redaction ranges are in clip time. ``dest`` only appears
+    complete: ffmpeg writes a temporary name that is renamed into place.
+
+    The first pass measures with ebur128 (integrated loudness, range, true peak: the same
+    BS.1770 figures loudnorm's first pass prints, at a third of its cost, since loudnorm
+    runs its whole dynamic processor at 192 kHz just to measure).
+    """
     if fmt_name not in _ENCODE:
         raise InputError(f"format must be one of {', '.join(CLIP_FORMATS)}, not {fmt_name!r}")
     duration = end_s - start_s
@@ -295,27 +330,17 @@ def render(src: Path, dest: Path, *, start_s: float, end_s: float, channels: int
         balance = (0.5 * gains[0], 0.5 * gains[1])
     common = dict(channels=channels, keep_stereo=keep_stereo, balance=balance,
                   sample_rate=sample_rate or 16000, duration_s=duration, silence=silence,
-                  bleep=bleep)
-    target = f"I={TARGET_LUFS}:TP={TARGET_TP_DB}:LRA={TARGET_LRA}"
+                  bleep=bleep, out_rate=_OUT_RATE[fmt_name])
     err = run_ffmpeg(["-y", *seek, "-filter_complex",
-                      _graph(**common, last=f"loudnorm={target}:print_format=json"),
+                      _graph(**common, last="ebur128=peak=true:framelog=quiet"),
                       "-map", "[out]", "-f", "null", "-"],
                      path=str(src), what="ffmpeg could not measure the clip's loudness")
-    found = _LOUDNORM_JSON.findall(err)
-    if not found:
-        raise MediaError("ffmpeg printed no loudness measurement", path=str(src),
-                         stderr_tail=_tail(err))
-    measured = json.loads(found[-1])
+    loud = _parse_ebur128(err, str(src))
     ext, muxer, mono_args, stereo_args = _ENCODE[fmt_name]
     stereo_out = keep_stereo and channels >= 2
-    try:
-        values = {k: float(measured[k]) for k in
-                  ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")}
-    except (KeyError, ValueError):
-        values = {}
-    last = _second_pass(values)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".tmp-{os.getpid()}-{secrets.token_hex(4)}.{ext}")
+    last = _second_pass(loud, _CODEC_GAIN_DB.get(fmt_name, 0.0))
     try:
         run_ffmpeg(["-y", *seek, "-filter_complex", _graph(**common, last=last),
                     "-map", "[out]", *(stereo_args if stereo_out else mono_args),
@@ -324,19 +349,19 @@ def render(src: Path, dest: Path, *, start_s: float, end_s: float, channels: int
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
-    return values
+    return loud
+
+
+def loudness(path: Path) -> Loudness:
+    """Measure a file's loudness with ffmpeg's ebur128 filter."""
+    err = run_ffmpeg(["-i", str(path), "-af", "ebur128=peak=true:framelog=quiet", "-f",
+                      "null", "-"], path=str(path), what="ffmpeg could not measure loudness")
+    return _parse_ebur128(err, str(path))
 
 
 def measure_loudness(path: Path) -> float:
-    """Integrated loudness (LUFS) of a file, measured with ffmpeg's ebur128 filter."""
-    err = run_ffmpeg(["-i", str(path), "-af", "ebur128", "-f", "null", "-"], path=str(path),
-                     what="ffmpeg could not measure loudness")
-    summary = err.rsplit("Summary:", 1)[-1]
-    m = re.search(r"I:\s*(-?[\d.]+|-inf) LUFS", summary)
-    if not m:
-        raise MediaError("ebur128 printed no integrated loudness", path=str(path),
-                         stderr_tail=_tail(err))
-    return float(m.group(1))
+    """Integrated loudness (LUFS) of a file."""
+    return loudness(path).integrated_lufs
 
 
 # records --------------------------------------------------------------------------------

@@ -106,15 +106,7 @@ def export_playlist(lib: Library, playlist_id: int | str, fmt_name: str,
             "json": lambda: (json.dumps(playlist_json(lib, playlist, detail=True), indent=2,
                                         ensure_ascii=False) + "\n").encode("utf-8"),
             "csv": lambda: playlist_csv(lib, playlist)}[fmt_name]()
-    return _readable(write_atomic(out, data))
-
-
-def _readable(path: Path) -> Path:
-    """Give a written export the usual permissions (temporary files are private)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
-    return path
+    return write_atomic(out, data)
 
 
 def export_bytes(lib: Library, playlist_id: int | str, fmt_name: str) -> bytes:
@@ -188,7 +180,7 @@ def _write_zip(out: Path, files: dict[str, Path | bytes]) -> Path:
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
-    return _readable(out)
+    return out
 
 
 SCORM_NS = {
@@ -662,7 +654,7 @@ def write_m4a(playlist: Playlist, out: Path) -> Path:
     finally:
         meta_path.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
-    return _readable(out)
+    return out
 
 
 _CHAPTER = re.compile(r"Chapter #\d+:\d+: start (-?[\d.]+), end (-?[\d.]+)")
