@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=ROLES)
     p.add_argument("--rep")
     p.add_argument("--outcome", choices=OUTCOMES)
+    p.add_argument("--tag", metavar="NAME",
+                   help="only moments inside clips tagged with this skill or message")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
 
@@ -178,6 +180,8 @@ def _add_clip_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rating", choices=RATINGS)
     p.add_argument("--rep", metavar="NAME")
     p.add_argument("--call", type=int, metavar="CALL_ID")
+    p.add_argument("--query", metavar="Q",
+                   help="clips whose title, notes or transcript match (search syntax)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("clip-edit", help="change a clip: title, tags, rating, notes, or re-cut")
@@ -385,7 +389,7 @@ def cmd_speakers(lib: Library, args: argparse.Namespace) -> int:
 
 def cmd_search(lib: Library, args: argparse.Namespace) -> int:
     result = lib.search(args.query, role=args.role, rep=args.rep, outcome=args.outcome,
-                        limit=args.limit)
+                        tag=args.tag, limit=args.limit)
     if args.json:
         print(json.dumps(search_json(result), indent=2))
         return 0
@@ -479,7 +483,8 @@ def cmd_clip(lib: Library, args: argparse.Namespace) -> int:
 
 def cmd_clips(lib: Library, args: argparse.Namespace) -> int:
     found = clips_mod.list_clips(lib, skill=args.skill, message=args.message,
-                                 rating=args.rating, rep=args.rep, call_id=args.call)
+                                 rating=args.rating, rep=args.rep, call_id=args.call,
+                                 query=args.query)
     if args.json:
         print(json.dumps([clips_mod.clip_json(lib, c) for c in found], indent=2))
         return 0

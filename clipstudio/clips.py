@@ -416,7 +416,7 @@ def _names(lib: Library, kind: str) -> list[str]:
                                          [kind])]
 
 
-def _check_rating(rating: str) -> str:
+def check_rating(rating: str) -> str:
     rating = (rating or "neutral").strip().lower()
     if rating not in RATINGS:
         raise InputError(f"rating must be one of {', '.join(RATINGS)}, not {rating!r}")
@@ -535,7 +535,7 @@ def make_clip(
 ) -> Clip:
     """Cut a clip from a call and record it. Nothing is written if any step fails."""
     call = lib.call(call_id)
-    rating = _check_rating(rating)
+    rating = check_rating(rating)
     skill_ids = _tag_ids(lib, "skill", skills)
     message_ids = _tag_ids(lib, "message", messages)
     if fmt_name not in _ENCODE:
@@ -639,7 +639,7 @@ def update_clip(lib: Library, clip_id: int | str, *, title: str | None = None,
     if notes is not None:
         changes["notes"] = notes.strip()
     if rating is not None:
-        changes["rating"] = _check_rating(rating)
+        changes["rating"] = check_rating(rating)
     retag = {}
     if skills is not None:
         retag["skill"] = _tag_ids(lib, "skill", skills)
@@ -778,9 +778,19 @@ def get_clip(lib: Library, clip_id: int | str) -> Clip:
 
 def list_clips(lib: Library, *, skill: str | None = None, message: str | None = None,
                rating: str | None = None, rep: str | None = None,
-               call_id: int | None = None, a_player: bool | None = None) -> list[Clip]:
-    """Clips newest first, filtered by skill, message, rating, rep, call or A-player."""
+               call_id: int | None = None, a_player: bool | None = None,
+               query: str | None = None) -> list[Clip]:
+    """Clips newest first, filtered by skill, message, rating, rep, call or A-player;
+    with ``query``, the clips whose title, notes or transcript match it, best first."""
     where, params = [], []
+    ranked: list[int] = []
+    if query and query.strip():
+        hits = lib.search(query, kind="clip", limit=None).hits
+        ranked = [h.clip_id for h in hits if h.clip_id is not None]
+        if not ranked:
+            return []
+        where.append(f"k.id IN ({','.join('?' * len(ranked))})")
+        params += ranked
     for kind, name in (("skill", skill), ("message", message)):
         if name:
             _tag_ids(lib, kind, [name])  # an unknown tag is an error, not an empty list
@@ -790,7 +800,7 @@ def list_clips(lib: Library, *, skill: str | None = None, message: str | None = 
             params += [kind, name.strip()]
     if rating:
         where.append("k.rating = ?")
-        params.append(_check_rating(rating))
+        params.append(check_rating(rating))
     if rep:
         where.append("c.rep = ?")
         params.append(rep)
@@ -802,6 +812,9 @@ def list_clips(lib: Library, *, skill: str | None = None, message: str | None = 
         params.append(int(a_player))
     sql = _CLIP_SQL + (" WHERE " + " AND ".join(where) if where else "")
     rows = list(lib.db.query(sql + " ORDER BY k.created_at DESC, k.id DESC", params))
+    if ranked:
+        order = {cid: n for n, cid in enumerate(ranked)}
+        rows.sort(key=lambda r: order[r["id"]])
     tags = _tags_of(lib, [r["id"] for r in rows])
     return [_from_row(lib, r, tags[r["id"]]) for r in rows]
 

@@ -26,10 +26,13 @@ Why it is built the way it is:
   therefore also indexed as its stemmed word pairs (field ``pairs``: "too expensive" ->
   ``too expens``, with positions), and :func:`_phrases_on_pairs` runs a two-word phrase as
   one pair term and a longer one as pairs at fixed offsets (exact: pair *i* sits at
-  word *i*'s position), whose candidates are already nearly all matches. Every search counts its
-  total in the same single pass that ranks (whoosh's block skipping would re-run the whole
-  query to count), and the role/rep/outcome/date filters are cached per searcher as bitsets
-  (see ``bench/search_bench.py`` and ``bench/RESULTS.md``).
+  word *i*'s position), whose candidates are already nearly all matches.
+* **Other speed-ups** (figures in ``bench/RESULTS.md``, from ``bench/search_bench.py``):
+  every search counts its total in the same single pass that ranks (whoosh's block
+  skipping would run the whole query a second time to count); role/rep/outcome/date
+  filters are bitsets cached per index segment; BM25 reads field lengths from memory
+  (:class:`_BM25F`); a search within one call intersects with that call's utterances
+  instead of filtering every match in the library.
 
 Highlights are **Markdown**: matched words are wrapped in ``**...**`` and Markdown
 specials in the transcript (``$ * _`` ...) are backslash-escaped, so a Streamlit page can
@@ -62,6 +65,7 @@ import re
 import shutil
 import threading
 import time
+from bisect import bisect_right
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -73,6 +77,7 @@ from typing import Any
 from whoosh import analysis, fields, index, qparser, query, scoring
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
 from whoosh.filedb.filestore import FileStorage
+from whoosh.idsets import BitSet, DocIdSet
 from whoosh.lang.porter2 import stem as porter2_stem
 from whoosh.query.spans import Span
 from whoosh.searching import Searcher
@@ -84,7 +89,7 @@ from .models import Utterance
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: the ``pairs`` field, 2-tier dates
+SCHEMA_VERSION = 3  # 2: the ``pairs`` field, 2-tier dates; 3: clip documents, kind, rating
 """Bump when the schema or the analyzer changes: every index is rebuilt on next open."""
 
 INDEX_DIRNAME = "index"
@@ -106,8 +111,8 @@ REPAIR_FRACTION = 0.5
 DEFAULT_LIMIT = 50
 
 FILTER_CACHE_SIZE = 64
-"""Filter bitsets kept per searcher (role, rep, outcome, dates, call; ~30 KB each at 250k
-utterances). Dropped whenever the searcher is reopened after a commit."""
+"""Filter bitsets kept, per (segment, filter): one bit per utterance of the segment, so
+~30 KB for a 1,000-call segment, ~300 KB for 10,000 calls."""
 
 DEFAULT_SYNONYMS: list[list[str]] = [
     ["expensive", "pricey", "over budget", "too much", "out of budget"],
@@ -144,6 +149,7 @@ class _PairFilter(analysis.Filter):
 PAIR_ANALYZER = ANALYZER | _PairFilter()
 _KEYWORD = analysis.IDTokenizer() | analysis.LowercaseFilter()  # exact but case-insensitive
 
+
 class _DATE(fields.DATETIME):
     """DATETIME indexed as 2 terms per value instead of 8: one value per call (a day), so
     range queries stay cheap, and every utterance carries it (6 fewer postings each)."""
@@ -154,17 +160,26 @@ class _DATE(fields.DATETIME):
 
 
 FIELD_NAMES = ("text", "title", "role", "rep", "speaker", "account", "outcome", "date", "tags",
+               "rating",
                "call_id", "utterance_id")
 
 
 def make_schema() -> fields.Schema:
-    """One document per utterance, carrying its call's metadata so filters need no join."""
+    """One document per utterance, carrying its call's metadata so filters need no join,
+    plus one per clip (``kind`` clip: title, notes and transcript as its text, its skills
+    and messages as ``tags``, its ``rating``). An utterance's ``tags`` are those of the
+    clips that cover it."""
     return fields.Schema(
-        utterance_id=fields.ID(stored=True, unique=True),
+        utterance_id=fields.ID(stored=True, unique=True),  # "clip-N" for a clip
+        kind=fields.ID(stored=True),  # utterance or clip
+        clip_id=fields.ID(stored=True),
+        rating=fields.ID(analyzer=_KEYWORD, stored=True),
         call_id=fields.ID(stored=True, sortable=True),  # sortable: per-call counts for repair
         idx=fields.STORED,
         text=fields.TEXT(analyzer=ANALYZER, stored=True, phrase=True),
-        pairs=fields.TEXT(analyzer=PAIR_ANALYZER, phrase=True),  # the text again: phrases
+        # the text again, as word pairs: exact phrases run on it (_phrases_on_pairs), so
+        # every document with a text has it too (_add_document fills it in)
+        pairs=fields.TEXT(analyzer=PAIR_ANALYZER, phrase=True),
         title=fields.TEXT(analyzer=ANALYZER, stored=True),
         rep=fields.ID(analyzer=_KEYWORD, stored=True),
         account=fields.ID(analyzer=_KEYWORD, stored=True),
@@ -185,7 +200,7 @@ class Hit:
     """One matching utterance. ``highlight`` is Markdown (see the module docstring)."""
 
     call_id: int
-    utterance_id: int
+    utterance_id: int | None  # None for a clip
     index: int
     speaker: str | None
     role: str | None
@@ -197,6 +212,8 @@ class Hit:
     title: str
     rep: str | None
     call_date: str | None
+    clip_id: int | None = None  # set when the hit is a clip (``kind="clip"`` searches)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -512,6 +529,30 @@ def _phrases_on_pairs(q: query.Query, reader: Any) -> query.Query:
     return q.apply(lambda child: _phrases_on_pairs(child, reader))
 
 
+# filters ------------------------------------------------------------------------------
+class _SegmentDocs(DocIdSet):
+    """A filter over several segments: (first docnum, bitset of the segment's docs)."""
+
+    def __init__(self, parts: list[tuple[int, BitSet]]) -> None:
+        self.parts = parts
+        self.starts = [offset for offset, _ in parts]
+
+    def __contains__(self, docnum: int) -> bool:
+        n = bisect_right(self.starts, docnum) - 1
+        return n >= 0 and (docnum - self.parts[n][0]) in self.parts[n][1]
+
+    def __iter__(self) -> Iterator[int]:
+        for offset, docs in self.parts:
+            for docnum in docs:
+                yield offset + docnum
+
+    def __len__(self) -> int:
+        return sum(len(docs) for _, docs in self.parts)
+
+    def __bool__(self) -> bool:
+        return any(docs for _, docs in self.parts)
+
+
 # scoring ------------------------------------------------------------------------------
 _LENGTH_OF_BYTE = [byte_to_length(b) if b else 1 for b in range(256)]
 
@@ -626,6 +667,13 @@ def _highlight(text: str, marks: _Marks) -> str:
 
 
 # the index ----------------------------------------------------------------------------
+def _add_document(writer: Any, doc: dict[str, Any]) -> None:
+    """Add one document, its ``pairs`` field copied from ``text`` (phrases search pairs)."""
+    if "text" in doc and "pairs" not in doc:
+        doc = {**doc, "pairs": doc["text"]}
+    writer.add_document(**doc)
+
+
 class IndexBusy(ClipStudioError):  # noqa: N818
     """Another process held the index's write lock longer than we would wait.
 
@@ -655,8 +703,7 @@ class SearchIndex:
         self._lock = threading.RLock()
         self._ix: index.Index | None = None
         self._searcher: Searcher | None = None
-        self._filters: OrderedDict[str, Any] = OrderedDict()  # bitsets of self._filters_of
-        self._filters_of: Searcher | None = None
+        self._filters: OrderedDict[tuple[str, str], BitSet] = OrderedDict()  # _filter_docs
         self.last_repair: str | None = None  # why the last open rebuilt/repaired, for the UI
         self.ensure(on_progress=on_progress)
 
@@ -677,7 +724,9 @@ class SearchIndex:
     def _sqlite_count(self) -> int:
         # fetchall, not fetchone: a half-read statement keeps a read snapshot open, and a
         # later write on this connection would then fail at once with "database is locked".
-        return self.lib.db.execute("SELECT COUNT(*) FROM utterances").fetchall()[0][0]
+        return self.lib.db.execute(
+            "SELECT (SELECT COUNT(*) FROM utterances) + (SELECT COUNT(*) FROM clips)"
+        ).fetchall()[0][0]
 
     def _read_meta(self) -> dict[str, Any]:
         try:
@@ -854,17 +903,18 @@ class SearchIndex:
         if call_date:
             with contextlib.suppress(ValueError):
                 day = datetime.combine(date.fromisoformat(call_date), dtime())
-        tags = ""  # tags arrive with a later feature; the field exists so no rebuild is needed
+        clips = self._clip_docs(cid)
         docs = []
         for uid, idx, speaker_id, start_s, end_s, text in db.execute(
             "SELECT id, idx, speaker_id, start_s, end_s, text FROM utterances "
             "WHERE call_id = ? ORDER BY idx", [cid]
         ):
             sp = speakers.get(speaker_id)
+            tags = ",".join(sorted({t for c in clips if c["start_s"] < end_s
+                                    and c["end_s"] > start_s for t in c["tag_list"]}))
             doc: dict[str, Any] = {
-                "utterance_id": str(uid), "call_id": str(cid), "idx": idx,
-                "text": text or "", "pairs": text or "", "title": title or "",
-                "call_date": call_date,
+                "utterance_id": str(uid), "kind": "utterance", "call_id": str(cid), "idx": idx,
+                "text": text or "", "title": title or "", "call_date": call_date,
                 "start_s": start_s, "end_s": end_s,
             }
             for name, value in (("rep", rep), ("account", account), ("outcome", outcome),
@@ -874,6 +924,35 @@ class SearchIndex:
                     doc[name] = value
             if day is not None:
                 doc["date"] = day
+            docs.append(doc)
+        for c in clips:
+            doc = {k: v for k, v in c.items() if k != "tag_list"}
+            doc.update({"call_id": str(cid), "call_date": call_date})
+            for name, value in (("rep", rep), ("account", account), ("outcome", outcome)):
+                if value:
+                    doc[name] = value
+            if day is not None:
+                doc["date"] = day
+            docs.append(doc)
+        return docs
+
+    def _clip_docs(self, call_id: int) -> list[dict[str, Any]]:
+        """A call's clips as documents: what trainers wrote and what is said in them."""
+        from .clips import clip_transcript, list_clips  # clips builds on search, not back
+
+        docs = []
+        for clip in list_clips(self.lib, call_id=call_id):
+            spoken = " ".join(line.text for line in clip_transcript(self.lib, clip))
+            text = "\n".join(t for t in (clip.title, clip.notes, spoken) if t)
+            tag_list = [t for t in clip.skills + clip.messages]
+            doc: dict[str, Any] = {
+                "utterance_id": f"clip-{clip.id}", "kind": "clip", "clip_id": str(clip.id),
+                "idx": -1, "text": text, "pairs": text, "title": clip.title,
+                "rating": clip.rating, "start_s": clip.start_s, "end_s": clip.end_s,
+                "tag_list": tag_list,
+            }
+            if tag_list:
+                doc["tags"] = ",".join(tag_list)
             docs.append(doc)
         return docs
 
@@ -933,7 +1012,7 @@ class SearchIndex:
             for cid in call_ids:
                 writer.delete_by_term("call_id", str(cid))
                 for doc in self._docs(cid):
-                    writer.add_document(**doc)
+                    _add_document(writer, doc)
         except BaseException:
             writer.cancel()
             raise
@@ -970,7 +1049,7 @@ class SearchIndex:
                 on_progress(0.0)
             for n, cid in enumerate(call_ids, start=1):
                 for doc in self._docs(cid):
-                    writer.add_document(**doc)
+                    _add_document(writer, doc)
                 if on_progress:
                     on_progress(0.95 * n / len(call_ids))
         except BaseException:
@@ -998,8 +1077,8 @@ class SearchIndex:
             value = column[docnum]
             in_index[value.decode() if isinstance(value, bytes) else value] += 1
         in_sqlite = {str(c): n for c, n in self.lib.db.execute(
-            "SELECT c.id, COUNT(u.id) FROM calls c LEFT JOIN utterances u ON u.call_id = c.id "
-            "GROUP BY c.id")}
+            "SELECT c.id, (SELECT COUNT(*) FROM utterances u WHERE u.call_id = c.id) "
+            "+ (SELECT COUNT(*) FROM clips k WHERE k.call_id = c.id) FROM calls c")}
         differ = [int(c) for c in set(in_index) | set(in_sqlite)
                   if c and in_index.get(c, 0) != in_sqlite.get(c, 0)]
         if len(differ) > max(1, REPAIR_FRACTION * len(in_sqlite)):
@@ -1029,8 +1108,15 @@ class SearchIndex:
 
     def _filter(self, role: str | None, rep: str | None, outcome: str | None,
                 date_from: str | None, date_to: str | None,
-                call_id: int | None = None) -> query.Query | None:
+                call_id: int | None = None, *, tag: str | None = None,
+                rating: str | None = None) -> query.Query | None:
         parts: list[query.Query] = []
+        if tag:
+            parts.append(query.Term("tags", tag.strip().lower()))
+        if rating:
+            from .clips import check_rating
+
+            parts.append(query.Term("rating", check_rating(rating)))
         if call_id is not None:
             parts.append(query.Term("call_id", str(int(call_id))))
         if role:
@@ -1053,26 +1139,32 @@ class SearchIndex:
         return parts[0] if len(parts) == 1 else query.And(parts)
 
     def _filter_docs(self, searcher: Searcher, flt: query.Query | None) -> Any:
-        """The filter's documents as a bitset, cached for this searcher (None: no filter).
+        """The filter's documents (None: no filter), from bitsets cached per index segment.
 
-        Building one costs a pass over a posting list (~60 ms for role=customer on 250k
-        utterances), too much to repeat on every search. Call with ``self._lock`` held.
+        Building one is a pass over posting lists (~60 ms for role=customer on 250k
+        utterances), too much for every search. A segment's documents never change (only
+        its deletions, and deleted documents never match anyway), so after a commit only
+        the new segment's bitset is built. Call with ``self._lock`` held.
         """
         if flt is None:
             return None
-        if self._filters_of is not searcher:
-            self._filters.clear()
-            self._filters_of = searcher
         key = repr(flt)
-        docs = self._filters.get(key)
-        if docs is None:
-            docs = searcher._filter_to_comb(flt)
-            self._filters[key] = docs
-            while len(self._filters) > FILTER_CACHE_SIZE:
-                self._filters.popitem(last=False)
-        else:
-            self._filters.move_to_end(key)
-        return docs
+        parts = []
+        for sub, offset in searcher.leaf_searchers():
+            reader = sub.reader()
+            segment = getattr(reader, "segment", None)
+            cache_key = (segment().segment_id(), key) if segment else None
+            docs = self._filters.get(cache_key) if cache_key else None
+            if docs is None:
+                docs = BitSet(sub.docs_for_query(flt), size=reader.doc_count_all())
+                if cache_key:
+                    self._filters[cache_key] = docs
+                    while len(self._filters) > FILTER_CACHE_SIZE:
+                        self._filters.popitem(last=False)
+            else:
+                self._filters.move_to_end(cache_key)
+            parts.append((offset, docs))
+        return parts[0][1] if len(parts) == 1 else _SegmentDocs(parts)
 
     def search(
         self,
@@ -1086,18 +1178,33 @@ class SearchIndex:
         call_id: int | None = None,
         limit: int | None = DEFAULT_LIMIT,
         expand_synonyms: bool = True,
+        kind: str = "utterance",
+        tag: str | None = None,
+        rating: str | None = None,
     ) -> SearchResult:
         """Best matches first (BM25). Keyword filters combine with the query's own filters.
 
-        ``limit=None`` returns every hit; ``total`` always counts every match.
+        ``limit=None`` returns every hit; ``total`` always counts every match. ``kind``
+        "clip" searches clips (title, notes, transcript) instead of utterances; ``tag``
+        keeps utterances inside clips with that skill or message (or clips carrying it),
+        ``rating`` clips rated good, poor or neutral.
         """
+        if kind not in ("utterance", "clip"):
+            raise InputError(f"kind must be utterance or clip, not {kind!r}")
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise InputError(f"limit must be a whole number of at least 1, not {limit!r}")
         q = self.parse(text, expand_synonyms=expand_synonyms)
-        flt = self._filter(role, rep, outcome, date_from, date_to, call_id)
+        flt = self._filter(role, rep, outcome, date_from, date_to, tag=tag, rating=rating)
         with self._lock:
             searcher = self._current_searcher()
+            if kind == "clip" or searcher.doc_frequency("kind", "clip"):
+                # only a library with clips pays for telling them apart
+                flt = query.And([query.Term("kind", kind), *([flt] if flt else [])])
             run = _phrases_on_pairs(q, searcher.reader())
+            if call_id is not None:  # one call (trackers): intersect with its ~250
+                # utterances instead of filtering every match in the library; Require
+                # keeps the scores of the query alone
+                run = query.Require(run, query.Term("call_id", str(int(call_id))))
             allow = self._filter_docs(searcher, flt)
             if allow is not None and not allow:  # whoosh would ignore an empty filter
                 return SearchResult(query=text, total=0, hits=())
@@ -1112,10 +1219,14 @@ class SearchIndex:
     @staticmethod
     def _hit(f: dict[str, Any], score: float | None, marks: _Marks) -> Hit:
         text = f.get("text", "")
+        is_clip = f.get("kind") == "clip"
         return Hit(
-            call_id=int(f["call_id"]), utterance_id=int(f["utterance_id"]), index=f["idx"],
+            call_id=int(f["call_id"]),
+            utterance_id=None if is_clip else int(f["utterance_id"]), index=f["idx"],
             speaker=f.get("speaker"), role=f.get("role"), start_s=f["start_s"],
             end_s=f["end_s"], text=text, highlight=_highlight(text, marks),
             score=round(float(score or 0.0), 4), title=f.get("title", ""), rep=f.get("rep"),
             call_date=f.get("call_date"),
+            clip_id=int(f["clip_id"]) if is_clip else None,
+            tags=tuple(t for t in (f.get("tags") or "").split(",") if t),
         )

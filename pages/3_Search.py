@@ -8,6 +8,7 @@ import streamlit as st
 
 from app_support import CALL_PAGE, CLIP_EDITOR_PAGE, fmt_time, open_library
 from clipstudio import ClipStudioError
+from clipstudio.clips import tags as clip_tags
 from clipstudio.models import OUTCOMES
 from clipstudio.search import context, grouped
 from clipstudio.speakers import ROLES
@@ -35,10 +36,14 @@ outcome = f3.selectbox("Outcome", ["any outcome", *OUTCOMES], key="search_outcom
                        if params.get("outcome") in OUTCOMES else 0)
 limit = f4.number_input("Show at most", 10, 500, int(params.get("limit", 50)), step=10,
                         key="search_limit")
+tags = [t.name for t in clip_tags(lib)]
+tag = st.selectbox("Only inside clips tagged", tags, key="search_tag",
+                   placeholder="anywhere, in a clip or not",
+                   index=tags.index(params["tag"]) if params.get("tag") in tags else None)
 
 wanted = {"q": query.strip(), "role": role if role in ROLES else None,
           "rep": rep if rep in reps else None,
-          "outcome": outcome if outcome in OUTCOMES else None}
+          "outcome": outcome if outcome in OUTCOMES else None, "tag": tag}
 for key, value in wanted.items():  # mirror the search into the URL
     if value:
         st.query_params[key] = value
@@ -50,7 +55,7 @@ if not wanted["q"]:
     st.stop()
 try:
     result = lib.search(wanted["q"], role=wanted["role"], rep=wanted["rep"],
-                        outcome=wanted["outcome"], limit=int(limit))
+                        outcome=wanted["outcome"], tag=wanted["tag"], limit=int(limit))
 except ClipStudioError as exc:
     st.error(str(exc))
     st.stop()

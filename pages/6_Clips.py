@@ -36,8 +36,14 @@ rating = f3.selectbox("Practice", RATINGS, index=None, placeholder="any rating",
 rep = f4.selectbox("Rep", reps, index=None, placeholder="all reps", key="clips_rep")
 a_only = f5.checkbox("A-players only", key="clips_a_player")
 
-found = C.list_clips(lib, skill=skill, message=message, rating=rating, rep=rep,
-                     a_player=True if a_only else None)
+query = st.text_input("Find clips", key="clips_query",
+                      placeholder="words in a clip's title, notes or transcript: discount*")
+try:
+    found = C.list_clips(lib, skill=skill, message=message, rating=rating, rep=rep,
+                         a_player=True if a_only else None, query=query)
+except ClipStudioError as exc:
+    st.error(str(exc))
+    st.stop()
 if skill:
     st.query_params["skill"] = skill
 elif "skill" in st.query_params:

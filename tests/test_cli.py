@@ -63,7 +63,7 @@ def test_library_from_environment_and_reading_back(sample_library, tmp_path):
     assert set(t) == {"call_id", "title", "duration_s", "utterances"}
     u = t["utterances"][0]
     assert set(u) == {"speaker", "role", "start_s", "end_s", "text", "words"}
-    assert set(u["words"][0]) == {"text", "start_s", "end_s", "probability"}
+    assert set(u["words"][0]) == {"index", "text", "start_s", "end_s", "probability"}
     txt = cli("transcript", cid, "--library", str(root)).stdout
     assert txt.startswith(f"# {calls[0]['title']}") and u["text"] in txt
 

@@ -354,3 +354,42 @@ def test_transcript_json_word_indices_address_clip_words(library_copy, capsys):
     clip = C.make_clip(lib, call.id, start_word=pick[0]["index"], end_word=pick[-1]["index"])
     texts = [w.text for w in C.clip_words(lib, clip)]
     assert [w["text"].strip() for w in pick] == texts[: len(pick)]
+
+
+# search ---------------------------------------------------------------------------------
+
+def test_clips_are_searchable_by_title_notes_tags_transcript_and_rating(lib):
+    from clipstudio import trackers
+
+    before = trackers.counts(lib)
+    total_before = lib.search("expensive").total
+    call, hit = price_hit(lib, "Maple Health")
+    poor = C.make_clip(lib, call.id, start_s=hit.start_s, end_s=hit.end_s, skills=[PRICE],
+                       rating="poor", title="Caves on price", notes="offers a discount")
+    call2, hit2 = price_hit(lib, "Blue River")
+    good = C.make_clip(lib, call2.id, start_s=hit2.start_s, end_s=hit2.end_s, skills=[PRICE],
+                       rating="good", title="Asks what the budget is for")
+    # clips are found by their own words...
+    assert [h.clip_id for h in lib.search("caves", kind="clip").hits] == [poor.id]
+    assert [h.clip_id for h in lib.search("discount", kind="clip").hits] == [poor.id]
+    assert {h.clip_id for h in lib.search("expensive", kind="clip").hits} == {poor.id, good.id}
+    assert [h.clip_id for h in lib.search("expensive", kind="clip", rating="good").hits] == [
+        good.id]
+    assert lib.search("expensive", kind="clip", tag="rapport").total == 0
+    # ...utterances inside a tagged clip carry its tags...
+    tagged = lib.search("expensive", tag=PRICE)
+    assert {h.call_id for h in tagged.hits} == {call.id, call2.id}
+    assert all(PRICE in h.tags and h.clip_id is None for h in tagged.hits)
+    # ...and utterance searches and trackers do not see clips as extra moments
+    assert lib.search("expensive").total == total_before
+    assert trackers.counts(lib) == before
+    assert [c.id for c in C.list_clips(lib, query="budget")] == [good.id]
+    C.update_clip(lib, good.id, title="Reframes cost as value")
+    assert lib.search("reframes", kind="clip").hits[0].clip_id == good.id
+    C.delete_clip(lib, poor.id)
+    assert lib.search("caves", kind="clip").total == 0
+    lib.index.close()  # a deleted index is rebuilt with the clips in it
+    import shutil
+    shutil.rmtree(lib.root / "index")
+    fresh = Library(lib.root)
+    assert fresh.search("reframes", kind="clip").hits[0].clip_id == good.id
