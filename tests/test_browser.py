@@ -358,10 +358,11 @@ def test_cut_a_clip_in_the_editor_and_play_it_on_the_clips_page(page, app_url, a
     page.get_by_role("heading", name="Clips").wait_for()
     wait_idle(page)
     page.get_by_text("Price: discounting at once").wait_for()
-    duration = page.evaluate(
-        "() => new Promise(r => { const a = document.querySelector('audio');"
-        " if (a.readyState >= 1) r(a.duration); else a.onloadedmetadata = () => r(a.duration);"
-        "})")
+    audio = page.locator(f".st-key-clips_card_{clips[0].id} audio")
+    audio.wait_for(state="attached")
+    duration = audio.evaluate(
+        "a => new Promise(r => { if (a.readyState >= 1) r(a.duration);"
+        " else a.onloadedmetadata = () => r(a.duration); })")
     assert abs(duration - clips[0].duration_s) < 0.2  # the clip file, not the whole call
     snapshot(page, "clips_page.png")
 
