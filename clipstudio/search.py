@@ -17,9 +17,9 @@ Why it is built the way it is:
   writer or the next open. The lock is taken before SQLite is read, so the last writer
   always indexes the newest rows.
 * **One searcher per SearchIndex**, kept while the index is unchanged (a cheap generation
-  check per search) and reopened only after a commit, because opening a searcher on a big
-  index costs most of a second. (whoosh's ``Searcher.refresh()`` is not used: it shows
-  stale deletions, see :meth:`SearchIndex._current_searcher`.)
+  check per search) and reopened only after a commit, because a fresh searcher starts with
+  cold caches (field lengths, stored-field offsets). (whoosh's ``Searcher.refresh()`` is
+  not used: it shows stale deletions, see :meth:`SearchIndex._current_searcher`.)
 * **Phrases run on word pairs.** whoosh checks a phrase by decoding every word's positions
   in every utterance that holds all its words, in Python: ~100 us per candidate, so a
   common phrase over a 1,000-call library took most of a second. Each utterance is
@@ -31,8 +31,10 @@ Why it is built the way it is:
   every search counts its total in the same single pass that ranks (whoosh's block
   skipping would run the whole query a second time to count); role/rep/outcome/date
   filters are bitsets cached per index segment; BM25 reads field lengths from memory
-  (:class:`_BM25F`); a search within one call intersects with that call's utterances
-  instead of filtering every match in the library.
+  (:class:`_BM25F`); ``word~`` looks its words up once (:func:`_expand_fuzzy`), not
+  again for the highlight; a search within one call intersects with that call's utterances
+  instead of filtering every match in the library; the index is read without mmap, which
+  whoosh would copy whole into memory on every reader it opens (:meth:`SearchIndex._storage`).
 
 Highlights are **Markdown**: matched words are wrapped in ``**...**`` and Markdown
 specials in the transcript (``$ * _`` ...) are backslash-escaped, so a Streamlit page can
@@ -529,6 +531,22 @@ def _phrases_on_pairs(q: query.Query, reader: Any) -> query.Query:
     return q.apply(lambda child: _phrases_on_pairs(child, reader))
 
 
+def _expand_fuzzy(q: query.Query, reader: Any) -> query.Query:
+    """Every ``word~`` as the Or of the words it finds, looked up once: whoosh walks the
+    lexicon for each lookup and would do it again for the highlight marks."""
+    if type(q) is query.FuzzyTerm:
+        words = [w.decode("utf-8") if isinstance(w, bytes) else w
+                 for w in q._btexts(reader) if w]
+        if not words:
+            return query.NullQuery
+        if len(words) == 1:  # as FuzzyTerm.matcher does
+            return query.Term(q.fieldname, words[0])
+        return query.Or([query.Term(q.fieldname, w) for w in words], boost=q.boost)
+    if q.is_leaf():
+        return q
+    return q.apply(lambda child: _expand_fuzzy(child, reader))
+
+
 # filters ------------------------------------------------------------------------------
 class _SegmentDocs(DocIdSet):
     """A filter over several segments: (first docnum, bitset of the segment's docs)."""
@@ -742,7 +760,7 @@ class SearchIndex:
         if self._read_meta().get("schema_version") != SCHEMA_VERSION:
             return "schema"
         try:
-            ix = index.open_dir(str(self.dir))
+            ix = self._storage().open_index()
             if ix.latest_generation() < 0:
                 return "missing"
             searcher = ix.searcher(weighting=_WEIGHTING)
@@ -799,7 +817,7 @@ class SearchIndex:
 
     def _reopen(self) -> None:
         self.close()
-        self._ix = index.open_dir(str(self.dir))
+        self._ix = self._storage().open_index()
         self._searcher = self._ix.searcher(weighting=_WEIGHTING)
 
     def _current_searcher(self) -> Searcher:
@@ -823,6 +841,13 @@ class SearchIndex:
         """Utterances in the index (equals ``SELECT COUNT(*) FROM utterances`` when in step)."""
         with self._lock:
             return self._current_searcher().doc_count()
+
+    def _storage(self) -> FileStorage:
+        """The index folder, read through plain file reads, not mmap: whoosh(-reloaded
+        2.7.5) copies every file it reads from a memory-mapped segment into a BytesIO, so
+        each reader it opens (after every commit, and in every writer) copied the whole
+        postings file: 160 MB and ~70 ms at 1,000 calls, ~1.6 GB and seconds at 10,000."""
+        return FileStorage(str(self.dir), supports_mmap=False)
 
     # locking and the journal ----------------------------------------------------------
     @contextlib.contextmanager
@@ -994,7 +1019,7 @@ class SearchIndex:
                     ids, nbytes = self._journal_read()  # read under the lock, then SQLite
                     if ids:
                         try:
-                            ix = index.open_dir(str(self.dir))
+                            ix = self._storage().open_index()
                             self._write_calls(ix, ids)
                         except Exception as exc:  # damaged or deleted: rebuild covers all
                             log.warning("search index write failed (%s); rebuilding", exc)
@@ -1041,7 +1066,7 @@ class SearchIndex:
                 else:
                     f.unlink(missing_ok=True)
         (self.dir / META_FILE).unlink(missing_ok=True)  # written last: marks a finished build
-        ix = index.create_in(str(self.dir), self.schema)
+        ix = self._storage().create_index(self.schema)
         writer = ix.writer(_lk=False, limitmb=LIMIT_MB)  # one process: procs=2 is slower
         call_ids = self._all_call_ids()
         try:
@@ -1085,7 +1110,7 @@ class SearchIndex:
             self._rebuild_locked(on_progress)
             return
         self.close()
-        ix = index.open_dir(str(self.dir))
+        ix = self._storage().open_index()
         _, nbytes = self._journal_read()
         self._write_calls(ix, sorted(differ))
         self._journal_drop(nbytes)
@@ -1200,6 +1225,7 @@ class SearchIndex:
             if kind == "clip" or searcher.doc_frequency("kind", "clip"):
                 # only a library with clips pays for telling them apart
                 flt = query.And([query.Term("kind", kind), *([flt] if flt else [])])
+            q = _expand_fuzzy(q, searcher.reader())  # once, for matching and marks
             run = _phrases_on_pairs(q, searcher.reader())
             if call_id is not None:  # one call (trackers): intersect with its ~250
                 # utterances instead of filtering every match in the library; Require
