@@ -9,8 +9,9 @@ from clipstudio.cli import fmt_time
 from clipstudio.models import Progress
 
 __all__ = [
-    "fmt_time", "open_library", "progress_reporter", "flash", "show_flash", "speaker_tag",
-    "diarization_label", "CALL_PAGE", "LIBRARY_PAGE", "CLIP_EDITOR_PAGE", "CLIPS_PAGE",
+    "attempt", "fmt_time", "open_library", "progress_reporter", "flash", "show_flash",
+    "speaker_tag", "diarization_label", "CALL_PAGE", "LIBRARY_PAGE", "CLIP_EDITOR_PAGE",
+    "CLIPS_PAGE",
 ]
 
 CALL_PAGE = "pages/2_Call.py"
@@ -75,6 +76,18 @@ def diarization_label(method: str | None) -> str:
 def flash(message: str, icon: str = ":material/check_circle:") -> None:
     """A toast for the next run: a page changes something, then reruns to show it."""
     st.session_state["_flash"] = (message, icon)
+
+
+def attempt(action, done: str) -> None:
+    """Run one core change; on success toast ``done`` and rerun, on a ClipStudioError
+    show it (the error stays on screen)."""
+    try:
+        action()
+    except ClipStudioError as exc:
+        st.error(str(exc))
+    else:
+        flash(done)
+        st.rerun()
 
 
 def show_flash() -> None:

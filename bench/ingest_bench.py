@@ -28,7 +28,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from report import machine_info as base_machine_info
 from report import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -398,31 +398,15 @@ def pick_samples(folder: Path, count: int) -> list[Path]:
 
 
 def machine_info() -> dict[str, str]:
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kb = 0.0
-    with open("/proc/meminfo", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_kb = float(line.split()[1])
     from importlib.metadata import version
 
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
-        "python": platform.python_version(),
-        "os": platform.platform(),
+    return base_machine_info(**{
         "faster-whisper": version("faster-whisper"),
         "ctranslate2": version("ctranslate2"),
         "numpy": version("numpy"),
         "av (PyAV)": version("av"),
         "ffmpeg": ffmpeg_exe(),
-    }
+    })
 
 
 def cpu_of(m: Measurement) -> float:

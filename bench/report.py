@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 from pathlib import Path
 
 
@@ -20,3 +21,27 @@ def write_section(path: Path, name: str, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(current, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def machine_info(**extra: str) -> dict[str, str]:
+    """The machine a benchmark ran on (cores, CPU, RAM, Python, OS), plus ``extra``: the
+    versions that matter to that benchmark."""
+    cpu = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem_kb = 0.0
+    with open("/proc/meminfo", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = float(line.split()[1])
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        **extra,
+    }

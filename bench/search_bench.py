@@ -36,7 +36,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import random
 import resource
 import shutil
@@ -51,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from report import machine_info as base_machine_info
 from report import write_section
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -869,27 +869,11 @@ def run_size(n_calls: int, args: argparse.Namespace, workdir: Path,
 def machine_info() -> dict[str, str]:
     from importlib.metadata import version
 
-    cpu = "unknown"
-    with open("/proc/cpuinfo", encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem_kb = 0.0
-    with open("/proc/meminfo", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("MemTotal:"):
-                mem_kb = float(line.split()[1])
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": f"{mem_kb / 1024 / 1024:.1f} GiB",
-        "python": platform.python_version(),
-        "os": platform.platform(),
+    return base_machine_info(**{
         "whoosh": f"Whoosh-Reloaded {version('Whoosh-Reloaded')}",
         "sqlite": f"{sqlite3.sqlite_version} (FTS5, Python's sqlite3 module)",
         "sqlite-utils": version("sqlite-utils"),
-    }
+    })
 
 
 def _f(v: float) -> str:

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from app_support import flash, open_library, show_flash
-from clipstudio import ClipStudioError, trackers
+from app_support import attempt, open_library, show_flash
 from clipstudio import clips as C
+from clipstudio import trackers
 from clipstudio.search import format_synonyms, set_synonyms, synonyms
 from clipstudio.speakers import ROLES
 
@@ -12,17 +12,6 @@ st.set_page_config(page_title="Settings · ClipStudio", page_icon="⚙️", layo
 lib = open_library()
 st.title("Library settings")
 show_flash()
-
-
-def attempt(action, done: str) -> None:
-    """Run one core change; say what happened (an error stays on screen)."""
-    try:
-        action()
-    except ClipStudioError as exc:
-        st.error(str(exc))
-    else:
-        flash(done)
-        st.rerun()
 
 
 st.subheader("Trackers")

@@ -6,7 +6,7 @@ import streamlit as st
 from app_support import (
     CALL_PAGE,
     CLIP_EDITOR_PAGE,
-    flash,
+    attempt,
     md_escape,
     open_library,
     show_flash,
@@ -57,16 +57,6 @@ if not found:
 
 BADGE = {"good": ":green-badge[good practice]", "poor": ":red-badge[poor practice]",
          "neutral": ":gray-badge[neutral]"}
-
-
-def attempt(action, done: str) -> None:
-    try:
-        action()
-    except ClipStudioError as exc:
-        st.error(str(exc))
-    else:
-        flash(done)
-        st.rerun()
 
 
 for clip in found:
